@@ -1,0 +1,280 @@
+//! Migrations applied and reverted one at a time through sqlx's `Migrate` trait, so that
+//! `_sqlx_migrations` holds exactly what `sqlx migrate run` / `revert` would write.
+//!
+//! sqlx's own lock (`Migrate::lock`) is never taken here: it waits forever and leaks on error
+//! (FIELD-NOTES); the run already holds the same lock through `RunLock` on another connection.
+
+use chrono::{DateTime, Utc};
+use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
+
+use super::{Conn, Db, DbError, Result, on_conn};
+use crate::engine::MigrationRun;
+use crate::model::{MigrationFile, MigrationSet};
+
+/// The table sqlx keeps its bookkeeping in (the trait takes its name since sqlx 0.9).
+pub const TABLE: &str = "_sqlx_migrations";
+
+/// One row of `_sqlx_migrations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedRow {
+    pub version: i64,
+    pub description: String,
+    pub installed_on: DateTime<Utc>,
+    /// False only on MySQL/MariaDB, for a migration that failed halfway (a "dirty" version).
+    pub success: bool,
+    /// Hex SHA-384 of the up file as it was applied.
+    pub checksum: String,
+    /// Nanoseconds; -1 when the process stopped between commit and bookkeeping.
+    pub execution_time: i64,
+}
+
+/// The sqlx migration for one file, built as sqlx-cli builds it from the same file: same
+/// version, description, type, SQL, checksum (SHA-384 of the text) and `-- no-transaction` rule.
+pub fn to_sqlx(file: &MigrationFile, down: bool) -> Migration {
+    let (kind, sql) = if down {
+        (MigrationType::ReversibleDown, &file.down_sql)
+    } else {
+        (MigrationType::ReversibleUp, &file.up_sql)
+    };
+    // sqlx honours the marker only as the very first bytes of the file.
+    let no_tx = sql.starts_with("-- no-transaction");
+    Migration::new(
+        file.version,
+        file.description.clone().into(),
+        kind,
+        AssertSqlSafe(sql.clone()).into_sql_str(),
+        no_tx,
+    )
+}
+
+/// The rows of `_sqlx_migrations` by version (the table is created if missing, as sqlx does).
+pub async fn applied(db: &mut Db) -> Result<Vec<AppliedRow>> {
+    ensure_table(db).await?;
+    read_rows(db).await
+}
+
+/// Pending migrations up to `to` (all when None), oldest first.
+pub fn plan_up<'s>(set: &'s MigrationSet, applied: &[AppliedRow], to: Option<i64>) -> Vec<&'s MigrationFile> {
+    set.migrations
+        .iter()
+        .filter(|m| to.is_none_or(|to| m.version <= to))
+        .filter(|m| !applied.iter().any(|row| row.version == m.version))
+        .collect()
+}
+
+/// Applied migrations above `to`, newest first; an error if one of them has no file to revert with.
+pub fn plan_down<'s>(set: &'s MigrationSet, applied: &[AppliedRow], to: i64) -> Result<Vec<&'s MigrationFile>> {
+    let mut rows: Vec<&AppliedRow> = applied.iter().filter(|row| row.version > to).collect();
+    rows.sort_by_key(|row| std::cmp::Reverse(row.version));
+    rows.into_iter()
+        .map(|row| {
+            set.get(row.version).ok_or_else(|| DbError::Migration {
+                version: row.version,
+                message: format!("is applied but has no file in {}: cannot revert it", set.dir.display()),
+            })
+        })
+        .collect()
+}
+
+/// What `sqlx migrate run` refuses to go past: an applied migration whose file is gone or changed.
+pub fn verify_applied(set: &MigrationSet, applied: &[AppliedRow]) -> Result<()> {
+    for row in applied {
+        let Some(file) = set.get(row.version) else {
+            return Err(DbError::Migration {
+                version: row.version,
+                message: format!("is applied but missing from {}", set.dir.display()),
+            });
+        };
+        let checksum = hex::encode(&*to_sqlx(file, false).checksum);
+        if checksum != row.checksum {
+            return Err(DbError::Migration {
+                version: row.version,
+                message: format!("{} was changed after it was applied (its checksum differs)", file.up_path.display()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Applies one migration through `Migrate::apply`; refuses a dirty database or an applied version.
+pub async fn apply_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRun> {
+    let rows = prepare(db).await?;
+    if rows.iter().any(|row| row.version == file.version) {
+        return Err(DbError::Migration { version: file.version, message: "is already applied".into() });
+    }
+    let migration = to_sqlx(file, false);
+    let took = db.migrate().apply(TABLE, &migration).await.map_err(|e| failed(db, file, false, e))?;
+    Ok(run(file, hex::encode(&*migration.checksum), took))
+}
+
+/// Reverts one applied migration through `Migrate::revert` (which itself does not check that it was applied).
+pub async fn revert_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRun> {
+    let rows = prepare(db).await?;
+    let Some(row) = rows.into_iter().find(|row| row.version == file.version) else {
+        return Err(DbError::Migration { version: file.version, message: "is not applied: nothing to revert".into() });
+    };
+    let took = db.migrate().revert(TABLE, &to_sqlx(file, true)).await.map_err(|e| failed(db, file, true, e))?;
+    Ok(run(file, row.checksum, took))
+}
+
+fn run(file: &MigrationFile, checksum: String, took: std::time::Duration) -> MigrationRun {
+    MigrationRun {
+        version: file.version,
+        description: file.description.clone(),
+        checksum,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// The table exists, no version is dirty; returns the rows.
+async fn prepare(db: &mut Db) -> Result<Vec<AppliedRow>> {
+    let rows = applied(db).await?;
+    // sqlx's `dirty_version`, read from the rows we have anyway: the oldest unsuccessful version.
+    match rows.iter().find(|row| !row.success) {
+        Some(dirty) => Err(DbError::Dirty(dirty.version)),
+        None => Ok(rows),
+    }
+}
+
+async fn ensure_table(db: &mut Db) -> Result<()> {
+    db.migrate().ensure_migrations_table(TABLE).await.map_err(|e| bookkeeping(db, e))
+}
+
+async fn read_rows(db: &mut Db) -> Result<Vec<AppliedRow>> {
+    type Raw = (i64, String, DateTime<Utc>, bool, Vec<u8>, i64);
+    // TABLE, spelled out: the query text must be a literal.
+    const SELECT: &str = "SELECT version, description, installed_on, success, checksum, execution_time \
+                          FROM _sqlx_migrations ORDER BY version";
+    let rows = on_conn!(&mut db.conn, c => sqlx::query_as::<_, Raw>(SELECT).fetch_all(&mut *c).await);
+    let rows = rows.map_err(|e| db.sql_error(e))?;
+    Ok(rows
+        .into_iter()
+        .map(|(version, description, installed_on, success, checksum, execution_time)| AppliedRow {
+            version,
+            description,
+            installed_on,
+            success,
+            checksum: hex::encode(checksum),
+            execution_time,
+        })
+        .collect())
+}
+
+/// A failed migration, naming its file; the driver's message is scrubbed of the password.
+fn failed(db: &Db, file: &MigrationFile, down: bool, e: MigrateError) -> DbError {
+    let path = if down { &file.down_path } else { &file.up_path };
+    let cause = match e {
+        MigrateError::ExecuteMigration(inner, _) | MigrateError::Execute(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    DbError::Migration { version: file.version, message: format!("{} failed: {}", path.display(), db.url.scrub(cause)) }
+}
+
+/// An error of sqlx's bookkeeping queries (not of a migration's own SQL).
+fn bookkeeping(db: &Db, e: MigrateError) -> DbError {
+    match e {
+        MigrateError::Execute(inner) => db.sql_error(inner),
+        other => DbError::Sql { message: db.url.scrub(other.to_string()), code: None },
+    }
+}
+
+impl Db {
+    fn migrate(&mut self) -> &mut (dyn Migrate + Send) {
+        match &mut self.conn {
+            Conn::Postgres(c) => c,
+            Conn::MySql(c) => c,
+            Conn::Sqlite(c) => c,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn file(version: i64) -> MigrationFile {
+        MigrationFile {
+            version,
+            description: format!("step {version}"),
+            up_path: PathBuf::from(format!("m/{version}_step.up.sql")),
+            up_sql: format!("CREATE TABLE t{version} (id INT);"),
+            down_path: PathBuf::from(format!("m/{version}_step.down.sql")),
+            down_sql: format!("DROP TABLE t{version};"),
+        }
+    }
+
+    fn set(versions: &[i64]) -> MigrationSet {
+        MigrationSet { dir: PathBuf::from("m"), migrations: versions.iter().map(|v| file(*v)).collect() }
+    }
+
+    fn row(version: i64) -> AppliedRow {
+        AppliedRow {
+            version,
+            description: format!("step {version}"),
+            installed_on: DateTime::default(),
+            success: true,
+            checksum: hex::encode(&*to_sqlx(&file(version), false).checksum),
+            execution_time: 1,
+        }
+    }
+
+    fn versions(files: &[&MigrationFile]) -> Vec<i64> {
+        files.iter().map(|f| f.version).collect()
+    }
+
+    #[test]
+    fn up_takes_pending_versions_up_to_the_target_in_order() {
+        let set = set(&[1, 2, 3, 4, 5]);
+        let applied = [row(1), row(3)];
+        assert_eq!(versions(&plan_up(&set, &applied, None)), vec![2, 4, 5]);
+        assert_eq!(versions(&plan_up(&set, &applied, Some(4))), vec![2, 4]);
+        assert_eq!(versions(&plan_up(&set, &applied, Some(1))), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn down_takes_applied_versions_above_the_target_newest_first() {
+        let set = set(&[1, 2, 3, 4]);
+        let applied = [row(1), row(2), row(4)];
+        assert_eq!(versions(&plan_down(&set, &applied, 1).unwrap()), vec![4, 2]);
+        assert_eq!(versions(&plan_down(&set, &applied, 0).unwrap()), vec![4, 2, 1]);
+        assert_eq!(versions(&plan_down(&set, &applied, 4).unwrap()), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn down_refuses_an_applied_version_without_a_file() {
+        let set = set(&[1, 2]);
+        let message = plan_down(&set, &[row(1), row(7)], 0).unwrap_err().to_string();
+        assert_eq!(message, "migration 7: is applied but has no file in m: cannot revert it");
+    }
+
+    #[test]
+    fn verify_names_missing_and_changed_files() {
+        let set = set(&[1, 2]);
+        assert!(verify_applied(&set, &[row(1), row(2)]).is_ok());
+        let missing = verify_applied(&set, &[row(1), row(3)]).unwrap_err().to_string();
+        assert_eq!(missing, "migration 3: is applied but missing from m");
+        let mut changed = row(2);
+        changed.checksum = "00".into();
+        let message = verify_applied(&set, &[changed]).unwrap_err().to_string();
+        assert!(message.contains("m/2_step.up.sql was changed"), "{message}");
+    }
+
+    #[test]
+    fn sqlx_migration_matches_the_file() {
+        let mut f = file(3);
+        f.down_sql = "-- no-transaction\nDROP TABLE t3;".into();
+        let up = to_sqlx(&f, false);
+        assert_eq!(up.migration_type, MigrationType::ReversibleUp);
+        assert_eq!(up.description, "step 3");
+        assert!(!up.no_tx);
+        assert_eq!(up.checksum.len(), 48, "SHA-384");
+        let down = to_sqlx(&f, true);
+        assert_eq!(down.migration_type, MigrationType::ReversibleDown);
+        assert!(down.no_tx);
+        f.up_sql = "\n-- no-transaction\nCREATE TABLE t3 (id INT);".into();
+        assert!(!to_sqlx(&f, false).no_tx, "only the very first bytes count");
+    }
+}

@@ -1,0 +1,133 @@
+//! The `runsheet` command line: parses arguments and dispatches. No logic of its own.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use runsheet::commands::{self, RunOptions};
+use runsheet::model::Branch;
+
+#[derive(Parser)]
+#[command(name = "runsheet", version, about = "Terminal runbook assistant for database changes in production")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a runbook step by step.
+    Run(RunArgs),
+    /// Open a runbook straight on its rollback branch.
+    Rollback(RunArgs),
+    /// Parse and check runbooks, their checklists and migrations; run nothing.
+    Validate {
+        #[arg(required = true)]
+        runbooks: Vec<PathBuf>,
+    },
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Write an OpenSSH Ed25519 key pair for signing audit logs.
+    Keygen {
+        /// Private key path; the public key goes to PATH.pub. Default: ~/.config/runsheet/id_ed25519
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Create the legacy external_order demo data and run the shipped runbook on it.
+    Demo {
+        /// Rows of legacy data to create.
+        #[arg(long, default_value_t = 300_000)]
+        rows: u64,
+        #[command(flatten)]
+        options: RunFlags,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain, the signatures and the seal of an audit log.
+    Verify {
+        log: PathBuf,
+        /// The signer's OpenSSH public key.
+        #[arg(long, conflicts_with = "allowed_signers", required_unless_present = "allowed_signers")]
+        pubkey: Option<PathBuf>,
+        /// An OpenSSH allowed_signers file.
+        #[arg(long)]
+        allowed_signers: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The runbook.
+    runbook: PathBuf,
+    #[command(flatten)]
+    options: RunFlags,
+}
+
+/// The options of `run`, `rollback` and `demo`.
+#[derive(Args)]
+struct RunFlags {
+    /// sqlite:, postgres:// or mysql:// URL. Default: DATABASE_URL, also read from .env.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Who runs it, for the audit log. Default: $RUNSHEET_OPERATOR, then $USER.
+    #[arg(long)]
+    operator: Option<String>,
+    /// The operator's role, e.g. change-manager.
+    #[arg(long)]
+    role: Option<String>,
+    /// Audit log path. Default: audit/<runbook name>-<run id>.jsonl
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
+    /// Signing key. Default: $RUNSHEET_KEY, then ~/.config/runsheet/id_ed25519 (created if missing).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Override a runbook variable: --set name=value (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+    /// No terminal UI: plain progress lines.
+    #[arg(long)]
+    headless: bool,
+    /// Answer every question: confirm, tick in the operator's name, Go when the automated items pass.
+    #[arg(long, conflicts_with = "answers")]
+    yes: bool,
+    /// Answers step by step from a YAML file.
+    #[arg(long)]
+    answers: Option<PathBuf>,
+}
+
+impl RunFlags {
+    fn options(self, runbook: PathBuf) -> RunOptions {
+        RunOptions {
+            runbook,
+            database_url: self.database_url,
+            operator: self.operator,
+            role: self.role,
+            audit_log: self.audit_log,
+            key: self.key,
+            set: self.set,
+            headless: self.headless,
+            yes: self.yes,
+            answers: self.answers,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _logs = commands::init_logging();
+    let code = match cli.command {
+        Command::Run(args) => commands::run(args.options.options(args.runbook), Branch::Main).await,
+        Command::Rollback(args) => commands::run(args.options.options(args.runbook), Branch::Rollback).await,
+        Command::Validate { runbooks } => commands::validate(&runbooks),
+        Command::Audit(AuditCommand::Verify { log, pubkey, allowed_signers }) => {
+            commands::audit_verify(&log, pubkey.as_deref(), allowed_signers.as_deref())
+        }
+        Command::Keygen { out } => commands::keygen(out),
+        Command::Demo { rows, options } => commands::demo(rows, options.options(commands::shipped_runbook())).await,
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

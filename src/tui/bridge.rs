@@ -1,0 +1,116 @@
+//! The TUI as a face of the run: the exec task talks to the UI task through two channels, so
+//! the UI never blocks on the database, a command or the disk.
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::engine::{Effect, Engine, Event};
+use crate::exec::{Face, Reply};
+
+/// What the run tells the UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToUi {
+    /// An event the run's engine handles: the UI feeds its replica of the engine the same.
+    Event(Event),
+    /// A status, the rollback, a refusal, the end.
+    Effect(Effect),
+    /// Progress that is not a status, e.g. a migration applied.
+    Note(String),
+    /// An audit log line, as written.
+    Journal(String),
+    /// A question for the operator: answer with `FromUi::Reply`. `refused` is the engine's
+    /// refusal of the previous answer.
+    Ask { waiting: Effect, refused: Option<String> },
+}
+
+/// What the UI tells the run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FromUi {
+    /// The answer to the last `ToUi::Ask`.
+    Reply(Reply),
+    /// Something the operator started on their own: the rollback branch, a skip ahead.
+    Operator(Event),
+}
+
+/// The exec side of the bridge.
+pub struct TuiFace {
+    to_ui: UnboundedSender<ToUi>,
+    from_ui: UnboundedReceiver<FromUi>,
+    /// A stop that arrived between two questions.
+    stop: Option<Reply>,
+}
+
+/// The UI side of the bridge.
+pub struct UiEnd {
+    pub from_run: UnboundedReceiver<ToUi>,
+    pub to_run: UnboundedSender<FromUi>,
+}
+
+pub fn bridge() -> (TuiFace, UiEnd) {
+    let (to_ui, from_run) = unbounded_channel();
+    let (to_run, from_ui) = unbounded_channel();
+    (TuiFace { to_ui, from_ui, stop: None }, UiEnd { from_run, to_run })
+}
+
+impl TuiFace {
+    /// Where the journal's observer sends each line it writes, for the audit pane.
+    pub fn journal_tap(&self) -> impl FnMut(&str) + Send + 'static {
+        let to_ui = self.to_ui.clone();
+        move |line: &str| {
+            let _ = to_ui.send(ToUi::Journal(line.to_string()));
+        }
+    }
+
+    /// A closed UI (the operator quit) is not the run's failure: sends are best effort.
+    fn send(&self, message: ToUi) {
+        let _ = self.to_ui.send(message);
+    }
+}
+
+impl Face for TuiFace {
+    fn event(&mut self, event: &Event) {
+        self.send(ToUi::Event(event.clone()));
+    }
+
+    fn queued(&mut self) -> Vec<Event> {
+        // Keys arrive whenever the operator presses them: a reply that reaches the run between
+        // two questions (a second tick typed fast) is as good as one inside a question.
+        let mut events = Vec::new();
+        while let Ok(message) = self.from_ui.try_recv() {
+            match message {
+                FromUi::Operator(event) => events.push(event),
+                FromUi::Reply(Reply::Events(answer)) => events.extend(answer),
+                // "Stop" typed between two questions answers the next one.
+                FromUi::Reply(stop @ Reply::Stop(_)) => {
+                    self.stop = Some(stop);
+                    break;
+                }
+            }
+        }
+        events
+    }
+
+    fn show(&mut self, effect: &Effect, _engine: &Engine) {
+        self.send(ToUi::Effect(effect.clone()));
+    }
+
+    fn note(&mut self, line: &str) {
+        self.send(ToUi::Note(line.to_string()));
+    }
+
+    fn output(&mut self, line: &str) {
+        self.send(ToUi::Note(line.to_string()));
+    }
+
+    async fn decide(&mut self, waiting: &Effect, _engine: &Engine, refused: Option<&str>) -> Reply {
+        if let Some(stop) = self.stop.take() {
+            return stop;
+        }
+        self.send(ToUi::Ask { waiting: waiting.clone(), refused: refused.map(str::to_string) });
+        match self.from_ui.recv().await {
+            Some(FromUi::Reply(reply)) => reply,
+            // The operator started the rollback (or skipped ahead) instead of answering.
+            Some(FromUi::Operator(event)) => Reply::Events(vec![event]),
+            None => Reply::Stop("the terminal UI was closed".into()),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Scenarios shared by the SQLite and the server tests of `db`: the same assertions on every
+//! dialect, against real databases.
+
+// Each test file uses the scenarios its databases support.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use runsheet::db::migrations::{self, AppliedRow};
+use runsheet::db::{Db, DbError, DbUrl, Dialect, RunLock};
+use runsheet::model::MigrationSet;
+use sha2::{Digest, Sha384};
+use sqlx::Connection;
+use sqlx::migrate::Migrator;
+
+/// A small reversible migrations folder whose SQL runs on all three dialects; the last one
+/// opts out of the transaction as sqlx allows.
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "20261101000000_create_customer.up.sql",
+        "CREATE TABLE customer (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL);\n",
+    ),
+    ("20261101000000_create_customer.down.sql", "DROP TABLE customer;\n"),
+    (
+        "20261102000000_add_customer_email.up.sql",
+        "ALTER TABLE customer ADD COLUMN email VARCHAR(200);\n\
+         INSERT INTO customer (id, name, email) VALUES (1, 'Ada', 'ada@example.org');\n",
+    ),
+    ("20261102000000_add_customer_email.down.sql", "ALTER TABLE customer DROP COLUMN email;\n"),
+    (
+        "20261103000000_orders.up.sql",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL);\n\
+         CREATE INDEX orders_customer ON orders (customer_id);\n",
+    ),
+    ("20261103000000_orders.down.sql", "DROP TABLE orders;\n"),
+    ("20261104000000_audit_note.up.sql", "-- no-transaction\nCREATE TABLE audit_note (id INTEGER PRIMARY KEY);\n"),
+    ("20261104000000_audit_note.down.sql", "DROP TABLE audit_note;\n"),
+];
+
+pub fn write_folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, sql) in files {
+        std::fs::write(dir.path().join(name), sql).unwrap();
+    }
+    dir
+}
+
+/// sqlx's `Migrator` on the folder, as an application runs it (and as sqlx-cli builds the
+/// same migrations from the folder: same resolution, same `apply`).
+pub async fn sqlx_migrate_run(url: &DbUrl, dir: &Path) {
+    let migrator = Migrator::new(dir).await.unwrap();
+    match url.dialect() {
+        Dialect::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url.expose_url()).await.unwrap();
+            migrator.run(&mut c).await.unwrap();
+            c.close().await.unwrap();
+        }
+        Dialect::MySql => {
+            let mut c = sqlx::MySqlConnection::connect(url.expose_url()).await.unwrap();
+            migrator.run(&mut c).await.unwrap();
+            c.close().await.unwrap();
+        }
+        Dialect::Sqlite => {
+            // The file exists, as after `sqlx database create`.
+            Db::connect(url).await.unwrap().close().await.unwrap();
+            let mut c = sqlx::SqliteConnection::connect(url.expose_url()).await.unwrap();
+            migrator.run(&mut c).await.unwrap();
+            c.close().await.unwrap();
+        }
+    }
+}
+
+fn user_tables(names: Vec<String>) -> Vec<String> {
+    names.into_iter().filter(|n| n != migrations::TABLE).collect()
+}
+
+/// The columns sqlx-cli's rows must agree on (installed_on and execution_time are of the moment).
+fn comparable(rows: &[AppliedRow]) -> Vec<(i64, String, bool, String)> {
+    rows.iter().map(|r| (r.version, r.description.clone(), r.success, r.checksum.clone())).collect()
+}
+
+/// Applies the folder one migration at a time on `ours`, runs sqlx's migrator on `reference`,
+/// compares `_sqlx_migrations`, then reverts newest first back to an empty schema.
+pub async fn migrations_match_sqlx(ours: &DbUrl, reference: &DbUrl) {
+    let dir = write_folder(MIGRATIONS);
+    let set = MigrationSet::load(dir.path()).unwrap();
+    let mut db = Db::connect(ours).await.unwrap();
+
+    let applied = migrations::applied(&mut db).await.unwrap();
+    assert!(applied.is_empty(), "a fresh database has no applied migrations");
+    let plan = migrations::plan_up(&set, &applied, None);
+    assert_eq!(plan.len(), 4);
+    for file in plan {
+        let run = migrations::apply_one(&mut db, file).await.unwrap();
+        assert_eq!(run.version, file.version);
+        assert_eq!(run.description, file.description);
+        assert_eq!(run.checksum, hex::encode(Sha384::digest(file.up_sql.as_bytes())));
+    }
+    let ours_rows = migrations::applied(&mut db).await.unwrap();
+    assert!(ours_rows.iter().all(|r| r.execution_time >= 0), "{ours_rows:?}");
+    assert_eq!(user_tables(db.table_names().await.unwrap()), vec!["audit_note", "customer", "orders"]);
+    assert_eq!(
+        db.query_value("SELECT email FROM customer WHERE id = 1", &[]).await.unwrap().as_deref(),
+        Some("ada@example.org")
+    );
+    migrations::verify_applied(&set, &ours_rows).unwrap();
+
+    sqlx_migrate_run(reference, dir.path()).await;
+    let mut reference_db = Db::connect(reference).await.unwrap();
+    let reference_rows = migrations::applied(&mut reference_db).await.unwrap();
+    reference_db.close().await.unwrap();
+    assert_eq!(comparable(&ours_rows), comparable(&reference_rows));
+    assert_eq!(ours_rows[1].description, "add customer email");
+
+    let again = migrations::apply_one(&mut db, &set.migrations[0]).await.unwrap_err();
+    assert_eq!(again.to_string(), "migration 20261101000000: is already applied");
+
+    let down = migrations::plan_down(&set, &ours_rows, 0).unwrap();
+    let versions: Vec<i64> = down.iter().map(|f| f.version).collect();
+    assert_eq!(versions, vec![20261104000000, 20261103000000, 20261102000000, 20261101000000]);
+    for file in down {
+        let run = migrations::revert_one(&mut db, file).await.unwrap();
+        assert_eq!(run.checksum, hex::encode(Sha384::digest(file.up_sql.as_bytes())));
+    }
+    assert!(migrations::applied(&mut db).await.unwrap().is_empty());
+    assert_eq!(db.table_names().await.unwrap(), vec![migrations::TABLE.to_string()]);
+    let not_applied = migrations::revert_one(&mut db, &set.migrations[0]).await.unwrap_err();
+    assert_eq!(not_applied.to_string(), "migration 20261101000000: is not applied: nothing to revert");
+    db.close().await.unwrap();
+}
+
+/// A migration whose second statement fails: PostgreSQL and SQLite roll the whole file back;
+/// MariaDB has committed the DDL and leaves a dirty row, which blocks every later migration.
+pub async fn failing_migration(url: &DbUrl) {
+    let dir = write_folder(&[
+        ("1_half.up.sql", "CREATE TABLE half (id INTEGER PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);\n"),
+        ("1_half.down.sql", "DROP TABLE half;\n"),
+        ("2_next.up.sql", "CREATE TABLE next_one (id INTEGER PRIMARY KEY);\n"),
+        ("2_next.down.sql", "DROP TABLE next_one;\n"),
+    ]);
+    let set = MigrationSet::load(dir.path()).unwrap();
+    let mut db = Db::connect(url).await.unwrap();
+    let err = migrations::apply_one(&mut db, &set.migrations[0]).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.starts_with("migration 1: "), "{message}");
+    assert!(message.contains("1_half.up.sql failed: "), "{message}");
+    assert!(message.contains("no_such_table"), "{message}");
+
+    let rows = migrations::applied(&mut db).await.unwrap();
+    if url.dialect() == Dialect::MySql {
+        assert!(!rows[0].success, "MariaDB keeps a dirty row: {rows:?}");
+        let blocked = migrations::apply_one(&mut db, &set.migrations[1]).await.unwrap_err();
+        assert!(matches!(blocked, DbError::Dirty(1)), "{blocked}");
+        assert!(!db.table_names().await.unwrap().contains(&"next_one".to_string()));
+    } else {
+        assert!(rows.is_empty(), "{rows:?}");
+        assert_eq!(db.table_names().await.unwrap(), vec![migrations::TABLE.to_string()]);
+        migrations::apply_one(&mut db, &set.migrations[1]).await.unwrap();
+    }
+    db.close().await.unwrap();
+}
+
+/// Values that render the same on every dialect, parameters, and the shape errors.
+pub async fn common_values(url: &DbUrl) {
+    let mut db = Db::connect(url).await.unwrap();
+    let affected = db
+        .execute(
+            "CREATE TABLE item (id INTEGER PRIMARY KEY, name VARCHAR(50), price DECIMAL(10, 2));\n\
+             INSERT INTO item VALUES (1, 'bolt', 0.25);\n\
+             INSERT INTO item VALUES (2, 'nut', 0.10);\n\
+             INSERT INTO item VALUES (3, NULL, 2.00);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(affected, 3, "a multi-statement script counts its rows");
+    let value = async |db: &mut Db, sql: &str, params: &[&str]| {
+        let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+        db.query_value(sql, &params).await
+    };
+    let p = |n| url.dialect().placeholder(n);
+
+    assert_eq!(value(&mut db, "SELECT count(*) FROM item", &[]).await.unwrap().as_deref(), Some("3"));
+    assert_eq!(value(&mut db, "SELECT 'abc'", &[]).await.unwrap().as_deref(), Some("abc"));
+    assert_eq!(value(&mut db, "SELECT name FROM item WHERE id = 3", &[]).await.unwrap(), None);
+    let sql = format!("SELECT count(*) FROM item WHERE id > {}", p(1));
+    assert_eq!(value(&mut db, &sql, &["1"]).await.unwrap().as_deref(), Some("2"));
+    let sql = format!("SELECT {} * 2", p(1));
+    assert_eq!(value(&mut db, &sql, &["2.5"]).await.unwrap().as_deref(), Some("5"));
+
+    // A value that would be an injection if pasted stays a value.
+    let sql = format!("SELECT count(*) FROM item WHERE name = {} OR id = {}", p(1), p(2));
+    let hostile = "x' OR '1'='1";
+    assert_eq!(value(&mut db, &sql, &[hostile, "2"]).await.unwrap().as_deref(), Some("1"));
+
+    let rows = value(&mut db, "SELECT id FROM item", &[]).await.unwrap_err();
+    assert_eq!(rows.to_string(), "the query returned 3 rows, expected exactly one");
+    let none = value(&mut db, "SELECT id FROM item WHERE id > 10", &[]).await.unwrap_err();
+    assert_eq!(none.to_string(), "the query returned 0 rows, expected exactly one");
+    let columns = value(&mut db, "SELECT id, name FROM item WHERE id = 1", &[]).await.unwrap_err();
+    assert_eq!(columns.to_string(), "the query returned 2 columns, expected exactly one");
+
+    match value(&mut db, "SELECT count(*) FROM no_such_table", &[]).await.unwrap_err() {
+        DbError::Sql { message, code } => {
+            assert!(message.contains("no_such_table"), "{message}");
+            assert!(code.is_some(), "the driver's error code is kept");
+        }
+        other => panic!("expected an SQL error, got {other:?}"),
+    }
+    db.close().await.unwrap();
+}
+
+/// A second run is refused while the first holds the lock, and admitted after it lets go,
+/// whether by `release` or by dropping the lock.
+pub async fn lock_excludes(url: &DbUrl) {
+    let first = RunLock::try_acquire(url).await.unwrap().expect("a free database can be locked");
+    assert!(RunLock::try_acquire(url).await.unwrap().is_none(), "{}", first.describe());
+    first.release().await.unwrap();
+
+    let second = RunLock::try_acquire(url).await.unwrap().expect("free again after release");
+    assert!(RunLock::try_acquire(url).await.unwrap().is_none());
+    drop(second);
+    // A dropped connection is noticed by the server at once, but not synchronously: allow a moment.
+    let mut third = None;
+    for _ in 0..50 {
+        third = RunLock::try_acquire(url).await.unwrap();
+        if third.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    third.expect("free again after drop").release().await.unwrap();
+}
+
+/// sqlx's `Migrator` (an application migrating at startup) waits for the run lock.
+pub async fn lock_holds_off_sqlx_migrator(url: &DbUrl) {
+    let dir = write_folder(MIGRATIONS);
+    let lock = RunLock::try_acquire(url).await.unwrap().unwrap();
+    // Polled in this task (sqlx's migrator future is not `Send`-general enough to spawn).
+    let mut sqlx_run = std::pin::pin!(sqlx_migrate_run(url, dir.path()));
+    let early = tokio::time::timeout(Duration::from_millis(1500), &mut sqlx_run).await;
+    assert!(early.is_err(), "sqlx's migrator must wait for the run lock");
+    let mut db = Db::connect(url).await.unwrap();
+    assert!(migrations::applied(&mut db).await.unwrap().is_empty());
+    lock.release().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), sqlx_run).await.expect("sqlx proceeds once the lock is released");
+    assert_eq!(migrations::applied(&mut db).await.unwrap().len(), 4);
+    db.close().await.unwrap();
+}
+
+/// On MariaDB sqlx's migrator takes no lock (see `mysql_run_lock_and_sqlx_migrator`): it runs
+/// straight through a held run lock.
+pub async fn lock_does_not_hold_off_sqlx_migrator(url: &DbUrl) {
+    let dir = write_folder(MIGRATIONS);
+    let lock = RunLock::try_acquire(url).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(20), sqlx_migrate_run(url, dir.path()))
+        .await
+        .expect("sqlx's migrator does not wait on MariaDB");
+    assert!(RunLock::try_acquire(url).await.unwrap().is_none(), "the run lock is still held");
+    lock.release().await.unwrap();
+}
+
+/// The same query text before and after a schema change that alters its result type: a cached
+/// prepared statement would fail on PostgreSQL ("cached plan must not change result type").
+pub async fn same_query_across_a_schema_change(url: &DbUrl) {
+    let mut db = Db::connect(url).await.unwrap();
+    db.execute("CREATE TABLE probe (id INT)").await.unwrap();
+    let sql = "SELECT coalesce((SELECT col FROM (SELECT 1 AS one) o LEFT JOIN probe ON 1 = 0), 'present') \
+               FROM (SELECT 'absent' AS col) p";
+    assert_eq!(db.query_value(sql, &[]).await.unwrap().as_deref(), Some("absent"));
+    db.execute("ALTER TABLE probe ADD COLUMN col VARCHAR(10)").await.unwrap();
+    let present = db.query_value(sql, &[]).await;
+    assert!(present.is_ok(), "{present:?}");
+    db.execute("ALTER TABLE probe DROP COLUMN col").await.unwrap();
+    assert_eq!(db.query_value(sql, &[]).await.unwrap().as_deref(), Some("absent"));
+}
