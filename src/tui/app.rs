@@ -423,7 +423,9 @@ impl App {
         let now = |cond: bool| if cond { Ok(()) } else { Err(self.why_not_now()) };
         match action {
             Action::Run => now(matches!(&self.asked(), Some(Effect::AwaitStart { step }) if step == selected)),
-            Action::Confirm => now(matches!(&self.asked(), Some(Effect::AwaitConfirmation { step }) if step == selected)),
+            Action::Confirm => {
+                now(matches!(&self.asked(), Some(Effect::AwaitConfirmation { step }) if step == selected))
+            }
             Action::OpenGate => now(self.selected_step().is_some_and(|s| matches!(s.kind, StepKind::Gate { .. }))
                 && self.applies(Action::Run).is_err()),
             Action::ShowFailure => {
@@ -620,11 +622,13 @@ impl App {
     /// stale otherwise), else one it picks up between two actions.
     fn send(&mut self, event: Event) -> Vec<Command> {
         self.message = None;
+        // A tick leaves the gate waiting for more ticks and the decision; other answers move on.
+        let moves_on = !matches!(event, Event::Ticked { .. });
         let message = match self.asked() {
             Some(_) => FromUi::Reply(Reply::Events(vec![event])),
             None => FromUi::Operator(event),
         };
-        self.answered = true;
+        self.answered = moves_on;
         vec![Command::Send(message)]
     }
 
