@@ -2,6 +2,7 @@
 //! writes the journal ahead of every action, and feeds the results back as events.
 
 mod actions;
+pub mod backoff;
 pub mod command;
 mod face;
 
