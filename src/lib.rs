@@ -1,5 +1,6 @@
 //! runsheet: a terminal runbook assistant for database changes in production.
 
+pub mod backfill;
 pub mod commands;
 pub mod db;
 pub mod demo;

@@ -96,6 +96,14 @@ struct RunFlags {
     /// Answers step by step from a YAML file.
     #[arg(long)]
     answers: Option<PathBuf>,
+    /// Write nothing: checks and snapshots run, backfills estimate, migrations and commands say
+    /// what they would do.
+    #[arg(long)]
+    dry_run: bool,
+    /// Forget the checkpoint of this backfill step and start it over (repeatable; recorded in
+    /// the audit log).
+    #[arg(long, value_name = "STEP")]
+    restart_backfill: Vec<String>,
 }
 
 impl RunFlags {
@@ -111,6 +119,8 @@ impl RunFlags {
             headless: self.headless,
             yes: self.yes,
             answers: self.answers,
+            dry_run: self.dry_run,
+            restart_backfill: self.restart_backfill,
         }
     }
 }

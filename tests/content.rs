@@ -486,6 +486,11 @@ impl Walk<'_> {
                 StepKind::Migrate { to } => db.migrate(to.unwrap_or(i64::MAX)).await,
                 StepKind::Revert { to } => db.revert(*to).await,
                 StepKind::Command { run } => self.command(&step.id, run),
+                // The oracle of a backfill: the one UPDATE it stands for.
+                StepKind::Backfill(b) => {
+                    let filter = b.filter.as_deref().map(|f| format!(" WHERE {f}")).unwrap_or_default();
+                    db.execute(&format!("UPDATE {} SET {}{filter}", b.table, b.set)).await
+                }
                 StepKind::Manual { .. } => {}
             }
         }

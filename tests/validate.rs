@@ -266,10 +266,26 @@ fn migrate_and_revert_need_a_migrations_folder() {
 }
 
 #[test]
-fn backfill_is_reserved() {
+fn backfill_mistakes_are_reported_with_their_position() {
     assert_errors(
         "backfill.yaml",
-        &["broken/backfill.yaml:6:5: step `fill`: the `backfill` step kind is reserved and not available yet"],
+        &[
+            "broken/backfill.yaml:8:5: step `fill`: `backfill` needs `key`: the column(s) of a unique, not-null key, \
+             e.g. `key: id`",
+            "broken/backfill.yaml:9:14: step `fill`: `table` must be a table name (letters, digits, _, optionally \
+             schema.table), got `external_order; DROP TABLE x`",
+            "broken/backfill.yaml:10:12: step `fill`: `set` is SQL pasted into each batch's UPDATE and cannot hold \
+             `${…}` references: values reach SQL only as bound parameters",
+            "broken/backfill.yaml:11:19: step `fill`: `batch_size` must be a whole number of at least 1, got `lots`",
+            "broken/backfill.yaml:16:17: step `bounds`: `bad column` is not a column name (letters, digits and _)",
+            "broken/backfill.yaml:18:19: step `bounds`: batch sizes must satisfy min_batch_size (10) <= batch_size \
+             (5) <= max_batch_size (50000)",
+            "broken/backfill.yaml:20:26: step `bounds`: `target_batch_time` must be a duration like 100ms, 2s or 1m, \
+             got `soon`",
+            "broken/backfill.yaml:21:7: step `bounds`: unknown field `colour`, expected one of `table`, `key`, \
+             `set`, `where`, `batch_size`, `min_batch_size`, `max_batch_size`, `target_batch_time`, `sleep`, \
+             `pause_when`, `max_retries`, `dry_run`",
+        ],
     );
 }
 

@@ -15,7 +15,7 @@ use crate::engine::{Actor, Event, Pace};
 use crate::exec::{Ending, ExecError, Run};
 use crate::headless::{Answers, Decisions, Headless};
 use crate::journal::{self, Journal};
-use crate::model::{Branch, Runbook, load_runbook};
+use crate::model::{Branch, Runbook, Step, StepKind, load_runbook};
 use crate::tui::app::{App, Header};
 use crate::tui::bridge::bridge;
 use crate::tui::terminal::{Leave, run_ui};
@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub headless: bool,
     pub yes: bool,
     pub answers: Option<PathBuf>,
+    pub dry_run: bool,
+    pub restart_backfill: Vec<String>,
 }
 
 impl RunOptions {
@@ -91,6 +93,12 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, Fail> {
         name: opts.operator.clone().or_else(|| std::env::var("RUNSHEET_OPERATOR").ok()).unwrap_or_else(whoami),
         role: Some(opts.role.clone().unwrap_or_else(|| "operator".into())),
     };
+    for id in &opts.restart_backfill {
+        if !matches!(runbook.step(id), Some((_, _, Step { kind: StepKind::Backfill(_), .. }))) {
+            let message = format!("--restart-backfill {id}: {} has no backfill step `{id}`", path.display());
+            return Err(Fail::new(exit::INVALID, message));
+        }
+    }
     let run_id = format!("{}-{:04x}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), rand_u16());
     let vars = builtin_vars(&runbook, &run_id, &actor);
 
@@ -155,6 +163,8 @@ async fn run_checked(opts: RunOptions, start: Branch) -> Result<i32, Fail> {
         actor: actor.clone(),
         pace: Pace::Auto,
         preface: imported_snapshots(start, &runbook, &log_path),
+        dry_run: opts.dry_run,
+        restart_backfill: opts.restart_backfill.clone(),
         face: (),
     };
     let ended = if tui {

@@ -13,6 +13,9 @@ pub enum DbError {
     /// A statement failed; `code` is the SQLSTATE (PostgreSQL) or error code (MySQL) when known.
     #[error("{message}")]
     Sql { message: String, code: Option<String> },
+    /// The connection broke (network, server restart): reconnect before anything else.
+    #[error("connection lost: {message}")]
+    Lost { message: String },
     #[error("the query returned {0} rows, expected exactly one")]
     RowCount(usize),
     #[error("the query returned {0} columns, expected exactly one")]
@@ -28,6 +31,26 @@ pub enum DbError {
     Dirty(i64),
     #[error("{}: {message}", path.display())]
     LockFile { path: PathBuf, message: String },
+}
+
+impl DbError {
+    /// Worth retrying after a pause: a lock timeout, a deadlock, a serialization failure, a
+    /// busy database, a lost connection.
+    pub fn is_transient(&self) -> bool {
+        const TRANSIENT: &[&str] = &[
+            // PostgreSQL: serialization failure, deadlock, lock timeout, admin shutdown,
+            // connection exceptions.
+            "40001", "40P01", "55P03", "57P01", "08000", "08003", "08006",
+            // MySQL/MariaDB: lock wait timeout, deadlock, server gone away, lost connection.
+            "1205", "1213", "2006", "2013", // SQLite: busy, locked, busy while recovering / for a snapshot.
+            "5", "6", "261", "517",
+        ];
+        match self {
+            DbError::Lost { .. } => true,
+            DbError::Sql { code: Some(code), .. } => TRANSIENT.contains(&code.as_str()),
+            _ => false,
+        }
+    }
 }
 
 /// Results of the database layer.

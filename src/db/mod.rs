@@ -2,7 +2,9 @@
 //! between their dialects in one place: placeholders, value rendering, the run lock, the
 //! migrations wrapper over sqlx's `Migrate` trait, scratch databases.
 
+pub mod backfill;
 mod error;
+pub mod keyset;
 pub mod lock;
 pub mod migrations;
 mod params;
@@ -18,7 +20,9 @@ use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
 
+pub use backfill::{CHECKPOINT_TABLE, Checkpoint};
 pub use error::{DbError, Result};
+pub use keyset::{KeyColumn, KeyType, Keyset, SqlValue, Stmt};
 pub use lock::RunLock;
 pub use params::render;
 pub use scratch::{ScratchDatabase, server_url_from_env};
@@ -172,10 +176,19 @@ impl Db {
     }
 }
 
-/// A driver error as a `DbError`, password scrubbed, SQLSTATE kept.
+/// A driver error as a `DbError`, password scrubbed, the error code kept: SQLSTATE on
+/// PostgreSQL, the error number on MySQL/MariaDB (its SQLSTATE is often just HY000), the
+/// extended result code on SQLite.
 fn sql_error(url: &DbUrl, e: sqlx::Error) -> DbError {
-    let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
-    DbError::Sql { message: url.scrub(e.to_string()), code }
+    let message = url.scrub(e.to_string());
+    if matches!(e, sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed) {
+        return DbError::Lost { message };
+    }
+    let code = e.as_database_error().and_then(|d| match d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        Some(my) => Some(my.number().to_string()),
+        None => d.code().map(|c| c.into_owned()),
+    });
+    DbError::Sql { message, code }
 }
 
 /// The first row of a stream and how many rows it had, without keeping the others.

@@ -31,4 +31,28 @@ pub enum Facts {
     Reverted { migrations: Vec<MigrationRun> },
     /// Values of a gate's automated checklist items, by item id; Err is the query's error.
     Checklist { values: BTreeMap<String, Result<Option<String>, String>> },
+    /// A backfill that reached its last key.
+    Backfill { metrics: BackfillMetrics },
+    /// A dry run: what the step would have done, nothing written.
+    DryRun { would: String },
+}
+
+/// What a backfill step did, for the audit log and the step's detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackfillMetrics {
+    /// Rows whose key range this run covered.
+    pub rows_visited: u64,
+    /// Rows the batches of this run changed.
+    pub rows_updated: u64,
+    pub batches: u64,
+    /// Batches tried again after a transient error.
+    pub retries: u64,
+    /// Transient errors met (each one retried, or the last one failed the step).
+    pub errors: u64,
+    pub duration_ms: u64,
+    /// This run and the earlier ones it resumed, together.
+    pub total_rows_visited: u64,
+    pub total_rows_updated: u64,
+    /// The last key an earlier run had committed, when this run resumed after it.
+    pub resumed_after: Option<String>,
 }

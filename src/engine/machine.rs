@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::effect::{Effect, RunOutcome, Scope};
 use super::event::{Actor, Event, FailureChoice, GateDecision, Pace};
-use super::facts::{Facts, MigrationRun};
+use super::facts::{BackfillMetrics, Facts, MigrationRun};
 use super::state::{GateState, ItemStatus, StepState, StepStatus};
 use crate::model::{Branch, Check, Expect, FailurePolicy, Operand, Runbook, Step, StepKind};
 
@@ -370,6 +370,8 @@ impl Engine {
                 let summary = self.gate_summary(&step.id);
                 Ok(Judged::AwaitDecision(format!("{}; {summary}", evaluated.join(", "))))
             }
+            (StepKind::Backfill(_), Facts::Backfill { metrics }) => Ok(Judged::Done(backfilled(&metrics))),
+            (_, Facts::DryRun { would }) => Ok(Judged::Done(format!("dry run: {would}"))),
             (kind, facts) => Err(format!("internal: a {} step cannot report {facts:?}", kind.name())),
         }
     }
@@ -635,4 +637,18 @@ fn describe(verb: &str, migrations: &[MigrationRun]) -> String {
     }
     let versions: Vec<String> = migrations.iter().map(|m| m.version.to_string()).collect();
     format!("{verb} {}", versions.join(", "))
+}
+
+fn backfilled(m: &BackfillMetrics) -> String {
+    if m.batches == 0 && m.total_rows_visited > 0 {
+        return format!("nothing left: an earlier run completed it ({} rows visited)", m.total_rows_visited);
+    }
+    let mut text = format!(
+        "{} rows visited, {} updated in {} batches ({} retries)",
+        m.rows_visited, m.rows_updated, m.batches, m.retries
+    );
+    if let Some(after) = &m.resumed_after {
+        text.push_str(&format!("; resumed after key {after}: {} rows visited in all", m.total_rows_visited));
+    }
+    text
 }

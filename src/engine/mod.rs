@@ -12,6 +12,6 @@ mod tests;
 
 pub use effect::{Effect, RunOutcome, Scope};
 pub use event::{Actor, Event, FailureChoice, GateDecision, Pace};
-pub use facts::{Facts, MigrationRun};
+pub use facts::{BackfillMetrics, Facts, MigrationRun};
 pub use machine::Engine;
 pub use state::{GateState, ItemStatus, StepState, StepStatus};

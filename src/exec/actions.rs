@@ -27,11 +27,21 @@ pub(super) fn describe(step: &Step) -> Value {
         StepKind::Revert { to } => json!({ "to": to }),
         StepKind::Gate { checklist } => json!({ "checklist": checklist.path.display().to_string() }),
         StepKind::Manual { instructions } => json!({ "instructions": instructions.source }),
+        StepKind::Backfill(b) => json!({
+            "table": b.table, "key": b.key, "set": b.set, "where": b.filter, "batch_size": b.batch_size,
+            "target_batch_time_ms": b.target_batch_time.as_millis(), "dry_run": b.dry_run,
+            "definition": b.definition_hash(),
+        }),
     }
 }
 
 impl<F: Face> Run<F> {
     pub(super) async fn act(&mut self, step: &Step, scope: &Scope) -> Result<Outcome, ExecError> {
+        if self.dry_run
+            && let Some(would) = self.would(step).await
+        {
+            return Ok(would.map(|would| Facts::DryRun { would }));
+        }
         let timeout = step.timeout;
         Ok(match &step.kind {
             StepKind::Check(check) => self.value(&check.sql, scope, timeout).await.map(|value| Facts::Value { value }),
@@ -68,8 +78,40 @@ impl<F: Face> Run<F> {
                 }
                 Ok(Facts::Checklist { values })
             }
+            StepKind::Backfill(spec) => self.backfill(step, spec, scope).await?,
             StepKind::Manual { .. } => return Err(ExecError::Stuck("a manual step is confirmed, not executed".into())),
         })
+    }
+
+    /// In a dry run, what a step that writes would do; None for steps that only read (and for
+    /// backfills, which estimate).
+    async fn would(&mut self, step: &Step) -> Option<Result<String, String>> {
+        let direction = match &step.kind {
+            StepKind::Command { run } => return Some(Ok(format!("would run `{run}`"))),
+            StepKind::Migrate { to } => Direction::Up(*to),
+            StepKind::Revert { to } => Direction::Down(*to),
+            _ => return None,
+        };
+        let Some(set) = self.migrations.clone() else {
+            return Some(Err("no migrations folder for this database's dialect".into()));
+        };
+        let plan = match db::migrations::applied(&mut self.db).await {
+            Ok(applied) => match direction {
+                Direction::Up(to) => {
+                    db::migrations::verify_applied(&set, &applied).map(|()| db::migrations::plan_up(&set, &applied, to))
+                }
+                Direction::Down(to) => db::migrations::plan_down(&set, &applied, to),
+            },
+            Err(e) => Err(e),
+        };
+        let (_, _, verb) = direction.words();
+        Some(plan.map_err(|e| e.to_string()).map(|plan| {
+            let versions: Vec<String> = plan.iter().map(|f| format!("{} {}", f.version, f.description)).collect();
+            match versions.as_slice() {
+                [] => format!("nothing to be {verb}"),
+                _ => format!("would be {verb}: {}", versions.join(", ")),
+            }
+        }))
     }
 
     /// The single value of a query, its `${...}` references bound as parameters.

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use crate::backfill::{Hold, Progress};
 use crate::engine::{Effect, Engine, Event};
 
 /// A face's answer to a question of the engine.
@@ -34,6 +35,14 @@ pub trait Face {
     /// A line of a running command's output, as it comes (the password already masked). The
     /// whole output's tail also arrives with the step's facts when it ends.
     fn output(&mut self, _line: &str) {}
+
+    /// A running backfill's progress, after every batch and while it waits.
+    fn progress(&mut self, _progress: &Progress) {}
+
+    /// Whether the operator holds a running backfill (asked between two batches).
+    fn hold(&mut self) -> Hold {
+        Hold::Go
+    }
 
     /// Answers `waiting` (AwaitConfirmation, AwaitDecision or AwaitFailureChoice). `refused`
     /// is the engine's refusal of this face's previous answer to the same question.

@@ -2,6 +2,7 @@
 //! writes the journal ahead of every action, and feeds the results back as events.
 
 mod actions;
+mod backfill;
 pub mod backoff;
 pub mod command;
 mod face;
@@ -37,6 +38,10 @@ pub struct Run<F> {
     pub pace: Pace,
     /// Events fed before the run starts (snapshots imported from an earlier run's log).
     pub preface: Vec<Event>,
+    /// `--dry-run`: steps that write say what they would do instead.
+    pub dry_run: bool,
+    /// `--restart-backfill STEP`: these backfills forget their checkpoint and start over.
+    pub restart_backfill: Vec<String>,
     pub face: F,
 }
 
@@ -78,6 +83,8 @@ impl<F> Run<F> {
             actor: self.actor,
             pace: self.pace,
             preface: self.preface,
+            dry_run: self.dry_run,
+            restart_backfill: self.restart_backfill,
             face,
         }
     }

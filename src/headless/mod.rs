@@ -6,9 +6,11 @@ mod answers;
 mod tests;
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 pub use answers::{Answer, Answers};
 
+use crate::backfill::{Progress, Throttle};
 use crate::engine::{Actor, Effect, Engine, Event, Facts, FailureChoice, GateDecision, ItemStatus, StepStatus};
 use crate::exec::{Face, Reply};
 use crate::model::{Branch, Step, StepKind};
@@ -28,11 +30,16 @@ pub struct Headless<W: Write> {
     out: W,
     decisions: Decisions,
     actor: Actor,
+    /// When the last backfill progress line was printed, and in which throttle state.
+    last_progress: Option<(Instant, Throttle)>,
 }
+
+/// CI logs get a backfill progress line this often (and whenever it pauses or resumes).
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 impl<W: Write> Headless<W> {
     pub fn new(out: W, decisions: Decisions, actor: Actor) -> Self {
-        Headless { out, decisions, actor }
+        Headless { out, decisions, actor, last_progress: None }
     }
 
     pub fn into_inner(self) -> W {
@@ -200,6 +207,19 @@ impl<W: Write> Face for Headless<W> {
 
     fn note(&mut self, line: &str) {
         self.line(&format!("  {line}"));
+    }
+
+    fn progress(&mut self, progress: &Progress) {
+        let changed = |(at, throttle): &(Instant, Throttle)| {
+            at.elapsed() >= PROGRESS_EVERY
+                || std::mem::discriminant(throttle) != std::mem::discriminant(&progress.throttle)
+        };
+        // Sleeping between batches is not news.
+        let news = progress.throttle != Throttle::Sleeping && self.last_progress.as_ref().is_none_or(changed);
+        if news {
+            self.line(&format!("  {}: {}", progress.step, progress.line()));
+            self.last_progress = Some((Instant::now(), progress.throttle.clone()));
+        }
     }
 
     async fn decide(&mut self, waiting: &Effect, engine: &Engine, refused: Option<&str>) -> Reply {

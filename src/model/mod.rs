@@ -1,6 +1,7 @@
 //! The runbook and checklist model: YAML loading with file:line:col errors, validation of
 //! ids, references and the migrations folder, and the runbook's content hash.
 
+mod backfill;
 mod diagnostic;
 mod expect;
 mod load;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
+pub use backfill::{Backfill, is_sql_name};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use expect::{Expect, Op, Operand};
 pub use load::{BUILTIN_VARS, load_runbook};
@@ -97,6 +99,8 @@ pub enum StepKind {
     Gate {
         checklist: Checklist,
     },
+    /// Update a table's rows in short keyset batches, resumable from a checkpoint.
+    Backfill(Box<Backfill>),
 }
 
 impl StepKind {
@@ -109,12 +113,16 @@ impl StepKind {
             StepKind::Migrate { .. } => "migrate",
             StepKind::Revert { .. } => "revert",
             StepKind::Gate { .. } => "gate",
+            StepKind::Backfill(_) => "backfill",
         }
     }
 
     /// Steps that change the database or the world, before which the audit log is signed.
     pub fn is_destructive(&self) -> bool {
-        matches!(self, StepKind::Command { .. } | StepKind::Migrate { .. } | StepKind::Revert { .. })
+        matches!(
+            self,
+            StepKind::Command { .. } | StepKind::Migrate { .. } | StepKind::Revert { .. } | StepKind::Backfill(_)
+        )
     }
 }
 

@@ -63,10 +63,7 @@ pub struct RawStep {
     pub migrate: Option<RawMigrate>,
     pub revert: Option<RawRevert>,
     pub gate: Option<String>,
-    /// Reserved for the backfill step kind: accepted by the parser, refused by validation
-    /// (which sees the kind keys in the document).
-    #[serde(rename = "backfill")]
-    pub _backfill: Option<serde::de::IgnoredAny>,
+    pub backfill: Option<super::backfill::RawBackfill>,
     pub role: Option<String>,
     pub timeout: Option<Scalar>,
     pub target_time: Option<Scalar>,

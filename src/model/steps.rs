@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_yaml::Value;
 
+use super::backfill::{Backfill, Fields};
 use super::load::{BUILTIN_VARS, ContentHash, parse_duration, required};
 use super::raw::{KINDS, RawCheck, RawChecklist, RawItem, RawStep};
 use super::source::{Parsed, Site, Source};
@@ -241,9 +242,17 @@ impl StepContext<'_> {
                 StepKind::Gate { checklist: self.checklist(site, scope, names, &kind_path, &file)? }
             }
             _ => {
-                let message = "the `backfill` step kind is reserved and not available yet";
-                self.diags.push(site.key_diag(&kind_path, message));
-                return None;
+                let Some(raw_backfill) = raw.backfill else {
+                    self.diags.push(site.key_diag(&kind_path, "`backfill` needs table, key and set"));
+                    return None;
+                };
+                let mut fields = Fields { site, path: &kind_path, vars: self.vars, diags: self.diags };
+                let backfill = fields.check(&raw_backfill);
+                let pause_when = match &raw_backfill.pause_when {
+                    Some(sql) => Some(self.sql(site, scope, names, &format!("{kind_path}.pause_when"), sql)?),
+                    None => None,
+                };
+                StepKind::Backfill(Box::new(Backfill { pause_when, ..backfill? }))
             }
         };
         Some(Step {

@@ -15,6 +15,7 @@ use ratatui_textarea::TextArea;
 use super::bridge::{FromUi, ToUi};
 use super::keymap::{self, Action, Context, Key};
 use super::view;
+use crate::backfill::{Progress, Throttle};
 use crate::engine::{
     Actor, Effect, Engine, Event, Facts, FailureChoice, GateDecision, ItemStatus, RunOutcome, StepState, StepStatus,
 };
@@ -186,6 +187,8 @@ pub struct App {
     pub(super) message: Option<Message>,
     /// Progress notes (migrations applied one by one) per step, as they arrive.
     pub(super) notes: HashMap<Pos, Vec<String>>,
+    /// The latest progress of each backfill step.
+    pub(super) progress: HashMap<Pos, Progress>,
     pub(super) audit: Vec<AuditRow>,
     /// Lines scrolled up from the newest audit entry.
     pub(super) audit_scroll: usize,
@@ -214,6 +217,7 @@ impl App {
             answered: false,
             message: None,
             notes: HashMap::new(),
+            progress: HashMap::new(),
             audit: Vec::new(),
             audit_scroll: 0,
             now: None,
@@ -261,6 +265,11 @@ impl App {
             }
             ToUi::Effect(effect) => self.show(effect),
             ToUi::Journal(line) => self.journaled(line),
+            ToUi::Progress(progress) => {
+                if let Some(pos) = self.replica.current() {
+                    self.progress.insert(pos, progress);
+                }
+            }
             ToUi::Note(line) => {
                 if let Some(pos) = self.replica.current() {
                     self.notes.entry(pos).or_default().push(line.clone());
@@ -433,7 +442,10 @@ impl App {
             }
             Action::Skip => self.skippable(),
             Action::Rollback => self.rollback_allowed(),
-            Action::Pause => Err("no backfill to pause or resume: this runbook has no backfill step".into()),
+            Action::Pause => match self.running().and_then(|pos| self.step(pos)) {
+                Some(step) if matches!(step.kind, StepKind::Backfill(_)) => Ok(()),
+                _ => Err("no backfill is running: p pauses and resumes a running backfill".into()),
+            },
             Action::Tick => {
                 self.deciding()?;
                 match self.gate_items().get(self.gate_item) {
@@ -570,7 +582,16 @@ impl App {
             Action::Rollback => self.ask_reason(Purpose::Rollback),
             Action::SkipFailed => self.ask_reason(Purpose::SkipFailed(failed)),
             Action::NoGo => self.ask_reason(Purpose::NoGo(gate)),
-            Action::Pause => {}
+            Action::Pause => {
+                let held = self.running().and_then(|pos| self.progress.get(&pos)).map(|p| &p.throttle);
+                let text = if held == Some(&Throttle::Held) {
+                    "resuming the backfill"
+                } else {
+                    "pausing the backfill after the batch in flight"
+                };
+                self.message = Some(Message { text: text.into(), alert: false });
+                return vec![Command::Send(FromUi::TogglePause)];
+            }
             Action::AuditLog => {
                 if self.screen == Screen::Audit {
                     self.screen = self.previous.clone();

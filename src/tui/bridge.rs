@@ -3,6 +3,7 @@
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+use crate::backfill::{Hold, Progress};
 use crate::engine::{Effect, Engine, Event};
 use crate::exec::{Face, Reply};
 
@@ -20,6 +21,8 @@ pub enum ToUi {
     /// A question for the operator: answer with `FromUi::Reply`. `refused` is the engine's
     /// refusal of the previous answer.
     Ask { waiting: Effect, refused: Option<String> },
+    /// A running backfill's progress.
+    Progress(Progress),
 }
 
 /// What the UI tells the run.
@@ -29,6 +32,8 @@ pub enum FromUi {
     Reply(Reply),
     /// Something the operator started on their own: the rollback branch, a skip ahead.
     Operator(Event),
+    /// `p`: pause the running backfill, or resume it.
+    TogglePause,
 }
 
 /// The exec side of the bridge.
@@ -37,6 +42,10 @@ pub struct TuiFace {
     from_ui: UnboundedReceiver<FromUi>,
     /// A stop that arrived between two questions.
     stop: Option<Reply>,
+    /// Operator events that arrived while a backfill ran, for `queued`.
+    held: Vec<Event>,
+    /// The operator paused the running backfill.
+    paused: bool,
 }
 
 /// The UI side of the bridge.
@@ -48,7 +57,7 @@ pub struct UiEnd {
 pub fn bridge() -> (TuiFace, UiEnd) {
     let (to_ui, from_run) = unbounded_channel();
     let (to_run, from_ui) = unbounded_channel();
-    (TuiFace { to_ui, from_ui, stop: None }, UiEnd { from_run, to_run })
+    (TuiFace { to_ui, from_ui, stop: None, held: Vec::new(), paused: false }, UiEnd { from_run, to_run })
 }
 
 impl TuiFace {
@@ -74,10 +83,13 @@ impl Face for TuiFace {
     fn queued(&mut self) -> Vec<Event> {
         // Keys arrive whenever the operator presses them: a reply that reaches the run between
         // two questions (a second tick typed fast) is as good as one inside a question.
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut self.held);
+        self.paused = false;
         while let Ok(message) = self.from_ui.try_recv() {
             match message {
                 FromUi::Operator(event) => events.push(event),
+                // No backfill runs between two actions.
+                FromUi::TogglePause => {}
                 FromUi::Reply(Reply::Events(answer)) => events.extend(answer),
                 // "Stop" typed between two questions answers the next one.
                 FromUi::Reply(stop @ Reply::Stop(_)) => {
@@ -101,16 +113,43 @@ impl Face for TuiFace {
         self.send(ToUi::Note(line.to_string()));
     }
 
+    fn progress(&mut self, progress: &Progress) {
+        self.send(ToUi::Progress(progress.clone()));
+    }
+
+    fn hold(&mut self) -> Hold {
+        while let Ok(message) = self.from_ui.try_recv() {
+            match message {
+                FromUi::TogglePause => self.paused = !self.paused,
+                FromUi::Operator(event) => self.held.push(event),
+                FromUi::Reply(Reply::Events(events)) => self.held.extend(events),
+                FromUi::Reply(stop @ Reply::Stop(_)) => self.stop = Some(stop),
+            }
+        }
+        // The incident responder's rollback, or quitting, does not wait for the last batch.
+        if self.held.iter().any(|e| matches!(e, Event::RollbackRequested { .. })) {
+            return Hold::Stop("the operator started the rollback branch".into());
+        }
+        if let Some(Reply::Stop(reason)) = &self.stop {
+            return Hold::Stop(reason.clone());
+        }
+        if self.paused { Hold::Pause } else { Hold::Go }
+    }
+
     async fn decide(&mut self, waiting: &Effect, _engine: &Engine, refused: Option<&str>) -> Reply {
         if let Some(stop) = self.stop.take() {
             return stop;
         }
         self.send(ToUi::Ask { waiting: waiting.clone(), refused: refused.map(str::to_string) });
-        match self.from_ui.recv().await {
-            Some(FromUi::Reply(reply)) => reply,
-            // The operator started the rollback (or skipped ahead) instead of answering.
-            Some(FromUi::Operator(event)) => Reply::Events(vec![event]),
-            None => Reply::Stop("the terminal UI was closed".into()),
+        loop {
+            return match self.from_ui.recv().await {
+                Some(FromUi::Reply(reply)) => reply,
+                // The operator started the rollback (or skipped ahead) instead of answering.
+                Some(FromUi::Operator(event)) => Reply::Events(vec![event]),
+                // No backfill runs while the run asks.
+                Some(FromUi::TogglePause) => continue,
+                None => Reply::Stop("the terminal UI was closed".into()),
+            };
         }
     }
 }

@@ -252,10 +252,10 @@ fn esc_hides_the_failure_dialog_and_enter_brings_it_back() {
 }
 
 #[test]
-fn pause_says_there_is_no_backfill() {
+fn pause_needs_a_running_backfill() {
     let mut sim = Sim::started();
     assert_eq!(sim.press(Key::Char('p')), vec![]);
-    assert_eq!(message(&sim), "no backfill to pause or resume: this runbook has no backfill step");
+    assert_eq!(message(&sim), "no backfill is running: p pauses and resumes a running backfill");
 }
 
 #[test]

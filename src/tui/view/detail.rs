@@ -163,6 +163,9 @@ pub(super) fn lines(app: &App, pos: Pos, theme: &Theme) -> Vec<Line<'static>> {
             out.push(Line::raw(format!("{} items, {passing} of {} required pass", items.len(), required.len())));
             out.push(Line::styled("Enter opens the checklist", theme.dim()));
         }
+        StepKind::Backfill(spec) => {
+            super::backfill::lines(&mut out, theme, spec, app.progress.get(&pos), state.facts.as_ref())
+        }
     }
     out
 }

@@ -2,6 +2,7 @@
 //! drawing and mouse hit-testing, so a click lands where the row was drawn.
 
 mod audit;
+mod backfill;
 mod detail;
 mod dialogs;
 mod gate;

@@ -1,0 +1,103 @@
+//! Adaptive batch size: each batch should take about `target_batch_time`, because a batch
+//! holds its row locks until it commits and the application's writes to those rows wait that
+//! long. Growth is gradual (at most ×1.5 a batch); a batch that takes far longer than the
+//! target shrinks the next one at once.
+
+use std::time::Duration;
+
+/// How much longer than the target a batch must take to shrink the next one at once.
+const FAR_LONGER: f64 = 2.0;
+const MAX_GROWTH: f64 = 1.5;
+/// Weight of the newest batch in the average time per row.
+const SMOOTHING: f64 = 0.5;
+
+#[derive(Debug, Clone)]
+pub struct Sizer {
+    size: u64,
+    min: u64,
+    max: u64,
+    target: Duration,
+    /// Seconds per row, a moving average over the batches so far.
+    per_row: Option<f64>,
+}
+
+impl Sizer {
+    pub fn new(start: u64, min: u64, max: u64, target: Duration) -> Sizer {
+        Sizer { size: start.clamp(min, max), min, max, target, per_row: None }
+    }
+
+    /// The size of the next batch.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Learns from a batch of `rows` rows that took `took`.
+    pub fn observe(&mut self, rows: u64, took: Duration) {
+        if rows == 0 {
+            return;
+        }
+        let target = self.target.as_secs_f64();
+        let now = took.as_secs_f64() / rows as f64;
+        let next = if took.as_secs_f64() > FAR_LONGER * target {
+            // An outlier (a lock wait, a burst of load): back off now, trust only this batch.
+            self.per_row = Some(now);
+            rows as f64 * target / took.as_secs_f64()
+        } else {
+            let per_row = self.per_row.map_or(now, |avg| SMOOTHING * now + (1.0 - SMOOTHING) * avg);
+            self.per_row = Some(per_row);
+            let ideal = if per_row > 0.0 { target / per_row } else { f64::MAX };
+            ideal.min(self.size as f64 * MAX_GROWTH)
+        };
+        self.size = (next.floor() as u64).clamp(self.min, self.max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_fast_table_grows_by_at_most_half_a_batch_at_a_time_up_to_the_max() {
+        let mut s = Sizer::new(1000, 10, 5000, ms(100));
+        let mut sizes = Vec::new();
+        for _ in 0..6 {
+            let rows = s.size();
+            s.observe(rows, ms(1)); // 100× faster than the target
+            sizes.push(s.size());
+        }
+        assert_eq!(sizes, [1500, 2250, 3375, 5000, 5000, 5000]);
+    }
+
+    #[test]
+    fn sizes_settle_where_a_batch_takes_the_target() {
+        let mut s = Sizer::new(100, 10, 1_000_000, ms(100));
+        // 20 µs per row: 5,000 rows take 100 ms.
+        for _ in 0..30 {
+            let rows = s.size();
+            s.observe(rows, Duration::from_micros(20 * rows));
+        }
+        assert!((4900..=5000).contains(&s.size()), "{}", s.size());
+    }
+
+    #[test]
+    fn a_batch_far_over_the_target_shrinks_the_next_at_once() {
+        let mut s = Sizer::new(4000, 10, 50_000, ms(100));
+        s.observe(4000, ms(80));
+        let before = s.size();
+        s.observe(before, ms(1000)); // ten times the target
+        assert_eq!(s.size(), before / 10);
+    }
+
+    #[test]
+    fn the_minimum_holds_even_when_every_row_is_slow() {
+        let mut s = Sizer::new(100, 10, 1000, ms(100));
+        s.observe(100, Duration::from_secs(60));
+        assert_eq!(s.size(), 10);
+        s.observe(0, Duration::from_secs(60));
+        assert_eq!(s.size(), 10, "an empty batch teaches nothing");
+    }
+}
