@@ -311,7 +311,8 @@ impl Sim {
             ToUi::Event(_) => "Event",
             ToUi::Effect(_) => "Effect",
             ToUi::Ask { .. } => "Ask",
-            ToUi::Journal(_) => "Journal",
+            ToUi::Note(_) => "Note",
+            ToUi::Progress(_) => "Progress",
             ToUi::Note(_) => "Note",
         };
         let started = Instant::now();
