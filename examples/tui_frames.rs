@@ -313,7 +313,7 @@ impl Sim {
             ToUi::Ask { .. } => "Ask",
             ToUi::Note(_) => "Note",
             ToUi::Progress(_) => "Progress",
-            ToUi::Note(_) => "Note",
+            ToUi::Journal(_) => "Journal",
         };
         let started = Instant::now();
         self.app.update(message);
