@@ -16,7 +16,6 @@ const PAIRS: i64 = 300;
 
 struct Target {
     url: String,
-    dialect: Dialect,
     scratch: Option<ScratchDatabase>,
     dir: tempfile::TempDir,
 }
@@ -42,7 +41,7 @@ impl Target {
                 (scratch.url().expose_url().to_string(), Some(scratch))
             }
         };
-        let target = Target { url, dialect, scratch, dir };
+        let target = Target { url, scratch, dir };
         let mut db = target.db().await;
         for table in ["item", "item_expected"] {
             db.execute(&format!(
