@@ -153,3 +153,25 @@ impl Face for TuiFace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Actor;
+
+    #[test]
+    fn a_backfill_is_held_by_p_and_stopped_by_the_rollback() {
+        let (mut face, ui) = bridge();
+        assert_eq!(face.hold(), Hold::Go);
+        ui.to_run.send(FromUi::TogglePause).unwrap();
+        assert_eq!(face.hold(), Hold::Pause);
+        assert_eq!(face.hold(), Hold::Pause, "it stays paused until p again");
+        ui.to_run.send(FromUi::TogglePause).unwrap();
+        assert_eq!(face.hold(), Hold::Go);
+        let rollback =
+            Event::RollbackRequested { reason: "replica lag".into(), by: Actor { name: "bob".into(), role: None } };
+        ui.to_run.send(FromUi::Operator(rollback.clone())).unwrap();
+        assert!(matches!(face.hold(), Hold::Stop(reason) if reason.contains("rollback")));
+        assert_eq!(face.queued(), vec![rollback], "the rollback reaches the engine after the backfill stops");
+    }
+}

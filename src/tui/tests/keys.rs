@@ -259,6 +259,17 @@ fn pause_needs_a_running_backfill() {
 }
 
 #[test]
+fn p_pauses_a_running_backfill_and_resumes_it() {
+    let mut sim = Sim::backfilling();
+    sim.app.update(progress(Throttle::Running));
+    assert_eq!(sim.press(Key::Char('p')), vec![Command::Send(FromUi::TogglePause)]);
+    assert_eq!(message(&sim), "pausing the backfill after the batch in flight");
+    sim.app.update(progress(Throttle::Held));
+    assert_eq!(sim.press(Key::Char('p')), vec![Command::Send(FromUi::TogglePause)]);
+    assert_eq!(message(&sim), "resuming the backfill");
+}
+
+#[test]
 fn the_selection_follows_the_run_until_the_operator_looks_elsewhere() {
     let mut sim = Sim::started();
     sim.run("count-before", snapshot_facts(), 10);

@@ -18,7 +18,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::app::{App, Command, Header, LastRun, RollbackContext};
 use super::bridge::{FromUi, ToUi};
 use super::keymap::Key;
-use crate::engine::{Actor, Effect, Engine, Event, Facts, MigrationRun, Pace};
+use crate::backfill::{Progress, Throttle};
+use crate::engine::{Actor, BackfillMetrics, Effect, Engine, Event, Facts, MigrationRun, Pace};
 use crate::exec::Reply;
 use crate::model::{Branch, Runbook, Window, load_runbook};
 
@@ -82,6 +83,23 @@ rollback:
     target_time: 10m
 "##;
 
+const BACKFILL_RUNBOOK: &str = r##"
+name: tui-backfill
+title: Orders 2.4 — fill external_reference
+steps:
+  - id: fill
+    title: Fill external_reference from legacy_ref
+    backfill:
+      table: orders
+      key: id
+      set: external_reference = upper(trim(legacy_ref))
+      where: external_reference IS NULL AND legacy_ref IS NOT NULL
+      pause_when: SELECT lag_seconds > 10 FROM replica_status
+  - id: check
+    title: Every order has its reference
+    check: { sql: SELECT count(*) FROM orders WHERE external_reference IS NULL, expect: "= 0" }
+"##;
+
 /// A gate with automated, manual and optional items (shared with examples/tui_frames.rs).
 const CHECKLIST: &str = include_str!("../../../tests/fixtures/tui/go.yaml");
 
@@ -118,6 +136,13 @@ fn runbook() -> Arc<Runbook> {
     }
     write(dir.path(), "go.yaml", CHECKLIST);
     write(dir.path(), "runbook.yaml", RUNBOOK);
+    Arc::new(load_runbook(&dir.path().join("runbook.yaml"), &[]).unwrap())
+}
+
+/// One backfill step, then a check.
+fn backfill_runbook() -> Arc<Runbook> {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "runbook.yaml", BACKFILL_RUNBOOK);
     Arc::new(load_runbook(&dir.path().join("runbook.yaml"), &[]).unwrap())
 }
 
@@ -183,6 +208,16 @@ impl Sim {
         }
         app.tick(now());
         Sim { engine: Engine::new(runbook, vars), app }
+    }
+
+    /// The backfill fixture, its backfill started by Enter and running.
+    fn backfilling() -> Sim {
+        let runbook = backfill_runbook();
+        let header = header(&runbook);
+        let mut sim = Sim::with(runbook, header, None);
+        sim.start(Branch::Main);
+        sim.key(Key::Enter);
+        sim
     }
 
     /// The fixture, started on the main branch: the first step waits for Enter.
@@ -296,6 +331,23 @@ impl Sim {
         terminal.draw(|frame| self.app.draw(frame)).unwrap();
         terminal.backend().to_string()
     }
+}
+
+/// A backfill a third of the way through, in the throttle state given.
+fn progress(throttle: Throttle) -> ToUi {
+    ToUi::Progress(Progress {
+        step: "fill".into(),
+        rows_visited: 340_000,
+        rows_updated: 301_250,
+        estimated_total: 1_000_000,
+        batches: 85,
+        retries: 2,
+        errors: 2,
+        batch_size: 6000,
+        rows_per_second: 52_310.4,
+        eta_seconds: Some(13),
+        throttle,
+    })
 }
 
 fn value(v: &str) -> Facts {

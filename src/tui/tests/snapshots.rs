@@ -98,6 +98,39 @@ fn detail_of_a_revert() {
 }
 
 #[test]
+fn detail_of_a_running_backfill_with_its_gauge() {
+    let mut sim = Sim::backfilling();
+    sim.app.update(progress(Throttle::Running));
+    assert_snapshot!(sim.render(W, H));
+}
+
+#[test]
+fn detail_of_a_backfill_paused_by_its_query() {
+    let mut sim = Sim::backfilling();
+    sim.app.update(progress(Throttle::Paused { reason: "pause_when holds (SELECT lag_seconds > 10 …)".into() }));
+    assert_snapshot!(sim.render(W, H));
+}
+
+#[test]
+fn detail_of_a_finished_backfill_with_its_metrics() {
+    let mut sim = Sim::backfilling();
+    let metrics = BackfillMetrics {
+        rows_visited: 640_000,
+        rows_updated: 598_000,
+        batches: 131,
+        retries: 2,
+        errors: 2,
+        duration_ms: 19_400,
+        total_rows_visited: 1_000_000,
+        total_rows_updated: 899_250,
+        resumed_after: Some("360000".into()),
+    };
+    sim.finish("fill", Ok(Facts::Backfill { metrics }), 19_400);
+    select(&mut sim, Branch::Main, 0);
+    assert_snapshot!(sim.render(W, H));
+}
+
+#[test]
 fn detail_of_a_manual_step_with_its_references_filled() {
     let mut sim = Sim::past_gate();
     sim.run("rows-kept", value("120"), 30);

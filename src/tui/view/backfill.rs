@@ -29,7 +29,7 @@ pub(super) fn lines(
     }
     heading(out, theme, "Backfill");
     let mut field = |name: &str, value: String| {
-        out.push(Line::from(vec![Span::styled(format!("{name:<7}"), theme.dim()), Span::raw(value)]));
+        out.push(Line::from(vec![Span::styled(format!("{name:<8}"), theme.dim()), Span::raw(value)]));
     };
     field("table", spec.table.clone());
     field("key", spec.key.join(", "));
