@@ -13,6 +13,7 @@ use sqlx::{AssertSqlSafe, Connection, MySqlConnection, PgConnection, Row, Sqlite
 
 const EXPAND_RUNBOOK: &str = "external-orders-expand.yaml";
 const ROLLBACK_RUNBOOK: &str = "external-orders-expand-rollback.yaml";
+const BACKFILL_RUNBOOK: &str = "external-orders-backfill.yaml";
 const COLUMN_VERSION: i64 = 20261128010000;
 const INDEX_VERSION: i64 = 20261128010100;
 const CONTRACT_VERSION: i64 = 20261205010000;
@@ -40,10 +41,19 @@ fn shipped_runbooks() -> Vec<PathBuf> {
 #[test]
 fn shipped_runbooks_load_and_their_versions_exist_in_every_dialect() {
     let paths = shipped_runbooks();
-    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert_eq!(paths.len(), 3, "{paths:?}");
     for path in paths {
         let runbook = load_runbook(&path, &[]).unwrap_or_else(|d| panic!("{}:\n{d}", path.display()));
-        let Some(Migrations::PerDialect(sets)) = &runbook.migrations else {
+        let Some(migrations) = &runbook.migrations else {
+            let migrating = runbook
+                .steps
+                .iter()
+                .chain(&runbook.rollback)
+                .any(|s| matches!(s.kind, StepKind::Migrate { .. } | StepKind::Revert { .. }));
+            assert!(!migrating, "{}: migrate or revert steps without migrations", path.display());
+            continue;
+        };
+        let Migrations::PerDialect(sets) = migrations else {
             panic!("{}: migrations must be given per dialect", path.display())
         };
         assert_eq!(sets.keys().map(String::as_str).collect::<Vec<_>>(), {
@@ -486,7 +496,8 @@ impl Walk<'_> {
                 StepKind::Migrate { to } => db.migrate(to.unwrap_or(i64::MAX)).await,
                 StepKind::Revert { to } => db.revert(*to).await,
                 StepKind::Command { run } => self.command(&step.id, run),
-                // The oracle of a backfill: the one UPDATE it stands for.
+                // The oracle of a backfill: the one UPDATE it stands for (a dry run writes nothing).
+                StepKind::Backfill(b) if b.dry_run => {}
                 StepKind::Backfill(b) => {
                     let filter = b.filter.as_deref().map(|f| format!(" WHERE {f}")).unwrap_or_default();
                     db.execute(&format!("UPDATE {} SET {}{filter}", b.table, b.set)).await
@@ -543,6 +554,15 @@ async fn shipped_runbooks_hold_on_demo_data(url: String, workdir: PathBuf) {
     let expanded = db.schema().await;
     assert_ne!(expanded, before);
     assert!(expanded.iter().any(|l| l.contains("external_reference")), "{expanded:?}");
+
+    // The backfill runbook, once release N is live: its checks hold after the one UPDATE its
+    // backfill stands for.
+    let backfill = runbook(BACKFILL_RUNBOOK);
+    let mut walk_backfill = Walk { runbook: &backfill, url: &url, workdir: &workdir, snapshots: HashMap::new() };
+    walk_backfill.branch(&mut db, Branch::Main).await;
+    let filled = db.count("SELECT count(*) FROM external_order WHERE external_reference IS NOT NULL").await;
+    assert_eq!(filled.to_string(), walk_backfill.snapshots["to_fill"]);
+    assert!(filled > rows as i64 / 2, "most demo orders have a legacy reference: {filled}");
 
     // The backup is a real one.
     let backups: Vec<PathBuf> =

@@ -227,6 +227,34 @@ async fn no_go_rolls_back(dialect: Dialect, test: &str) {
     t.finish().await;
 }
 
+/// Release N is live: the backfill runbook estimates, decides Go and fills every order's
+/// external_reference in batches; its own post-checks hold.
+async fn backfill_after_the_expand(dialect: Dialect, test: &str) {
+    let Some(t) = Target::new(dialect, test).await else {
+        return;
+    };
+    assert_eq!(t.run(&repo("runbooks/external-orders-expand.yaml"), &["--yes"]).status.code(), Some(0));
+    std::fs::rename(t.log(), t.dir.path().join("expand.jsonl")).unwrap();
+    std::fs::remove_file(t.dir.path().join("audit.jsonl.sig")).unwrap();
+    let out = t.run(&repo("runbooks/external-orders-backfill.yaml"), &["--yes", "--set", "batch_size=100"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(t.verify_log(), 0);
+    let log = t.log();
+    let to_fill = entries(&log)
+        .into_iter()
+        .find(|e| e["kind"] == "step.finished" && e["step"] == "before")
+        .and_then(|e| e["result"]["Ok"]["values"]["to_fill"].as_str().map(str::to_string))
+        .unwrap();
+    let filled = t.db().await.query_value("SELECT count(external_reference) FROM external_order", &[]).await;
+    assert_eq!(filled.unwrap(), Some(to_fill.clone()), "every order with a legacy reference, once");
+    assert!(has_entry(&log, "backfill.estimate", |e| e["step"] == "estimate"
+        && e["estimate"]["candidates"].as_u64().map(|n| n.to_string()) == Some(to_fill.clone())));
+    assert!(has_entry(&log, "step.finished", |e| e["step"] == "fill"
+        && e["result"]["Ok"]["metrics"]["rows_updated"].as_u64().map(|n| n.to_string()) == Some(to_fill.clone())
+        && e["result"]["Ok"]["metrics"]["batches"].as_u64().unwrap_or(0) > 1));
+    t.finish().await;
+}
+
 macro_rules! on_every_database {
     ($($scenario:ident),*) => {
         mod sqlite { use super::*; $(#[tokio::test(flavor = "multi_thread")] async fn $scenario() { super::$scenario(Dialect::Sqlite, stringify!($scenario)).await } )* }
@@ -235,4 +263,10 @@ macro_rules! on_every_database {
     };
 }
 
-on_every_database!(forward_path, failing_check_rolls_back, collision_fails_the_pre_check, no_go_rolls_back);
+on_every_database!(
+    forward_path,
+    failing_check_rolls_back,
+    collision_fails_the_pre_check,
+    no_go_rolls_back,
+    backfill_after_the_expand
+);

@@ -68,8 +68,16 @@ impl StepContext<'_> {
         let mut pending = Vec::new();
         let mut all_read = true;
         for (branch, list) in [(Branch::Main, main), (Branch::Rollback, rollback)] {
-            for (index, value) in list.into_iter().enumerate() {
+            for (index, mut value) in list.into_iter().enumerate() {
                 let path = format!("{}.{index}", branch_key(branch));
+                // `<<: *anchor` merge keys, e.g. a real backfill that repeats its dry run's
+                // definition. A bad merge (not a map) is reported like any other shape error.
+                if let Err(e) = value.apply_merge() {
+                    let label = value.get("id").and_then(Value::as_str).map(str::to_string);
+                    self.diags.push(step_site(self.source, &label).diag(&path, format!("YAML merge key: {e}")));
+                    all_read = false;
+                    continue;
+                }
                 let label = value.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()).map(str::to_string);
                 let kinds: Vec<String> = value
                     .as_mapping()
