@@ -387,3 +387,31 @@ async fn pause_when_holds_the_batches_until_it_turns_false() {
     assert!(text.contains("paused: pause_when holds (SELECT count(*) > 0 FROM replica_lag"), "{text}");
     t.assert_done_exactly_once().await;
 }
+
+#[tokio::test]
+async fn postgres_backfill_goes_on_after_its_connection_is_dropped() {
+    let test = "postgres_backfill_goes_on_after_its_connection_is_dropped";
+    let Some(t) = Target::new(Dialect::Postgres, test).await else { return };
+    t.runbook("      batch_size: 8\n      min_batch_size: 8\n      max_batch_size: 8\n      sleep: 20ms\n");
+    let child = t.command("dropped", &[]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while !t.db().await.read_checkpoint("legacy-backfill", "items").await.unwrap().is_some_and(|c| c.batches >= 5) {
+        assert!(start.elapsed() < Duration::from_secs(60), "the backfill never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The server ends the backfill's session (not the one holding the run lock).
+    let ended = t
+        .count(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND application_name = 'runsheet' AND query NOT LIKE '%advisory%'",
+        )
+        .await;
+    assert_eq!(ended, 1);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let m = metrics(&t.log("dropped"), "items");
+    assert!(m["retries"].as_u64().unwrap() >= 1, "{m}");
+    assert!(entries(&t.log("dropped")).iter().any(|e| e["kind"] == "backfill.retry"));
+    t.assert_done_exactly_once().await;
+    t.finish().await;
+}

@@ -339,7 +339,7 @@ async fn batch(db: &mut Db, job: &Job<'_>, keyset: &Keyset, cursor: &Cursor, siz
 }
 
 async fn reconnect_if_lost(db: &mut Db, error: &DbError) {
-    if matches!(error, DbError::Lost { .. }) {
+    if error.is_connection_error() {
         match Db::connect(db.url()).await {
             Ok(fresh) => *db = fresh,
             Err(e) => tracing::warn!("backfill: reconnect failed, retrying later: {e}"),

@@ -53,5 +53,17 @@ impl DbError {
     }
 }
 
+impl DbError {
+    /// The connection is gone (dropped, or ended by the server): only a new one goes on.
+    pub fn is_connection_error(&self) -> bool {
+        const CONNECTION: &[&str] = &["57P01", "08000", "08003", "08006", "2006", "2013"];
+        match self {
+            DbError::Lost { .. } => true,
+            DbError::Sql { code: Some(code), .. } => CONNECTION.contains(&code.as_str()),
+            _ => false,
+        }
+    }
+}
+
 /// Results of the database layer.
 pub type Result<T> = std::result::Result<T, DbError>;
