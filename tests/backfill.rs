@@ -183,6 +183,16 @@ impl Target {
         assert_eq!(self.differences("item_pair", &["region", "seq"]).await, 0, "pairs as one UPDATE leaves them");
     }
 
+    /// Until the items backfill has committed `n` batches.
+    async fn wait_for_batches(&self, n: u64) {
+        let start = Instant::now();
+        let mut db = self.db().await;
+        while db.read_checkpoint("legacy-backfill", "items").await.unwrap().is_none_or(|c| c.batches < n) {
+            assert!(start.elapsed() < Duration::from_secs(60), "the backfill never got going");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     async fn finish(self) {
         if let Some(scratch) = self.scratch {
             scratch.drop_now().await.unwrap();
@@ -239,16 +249,8 @@ async fn killed_and_resumed(dialect: Dialect, test: &str) {
     // Fixed small batches with a pause: the run is slow enough to be killed half-way.
     t.runbook("      batch_size: 8\n      min_batch_size: 8\n      max_batch_size: 8\n      sleep: 20ms\n");
     let mut child = t.command("killed", &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let start = Instant::now();
-    loop {
-        let checkpoint = t.db().await.read_checkpoint("legacy-backfill", "items").await.unwrap();
-        if checkpoint.is_some_and(|c| c.batches >= 10) {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "the backfill never got going");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    t.wait_for_batches(10).await;
+    assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
     // SIGKILL: no cleanup, the batch in flight dies with the connection.
     child.kill().unwrap();
     child.wait().unwrap();
@@ -394,11 +396,7 @@ async fn postgres_backfill_goes_on_after_its_connection_is_dropped() {
     let Some(t) = Target::new(Dialect::Postgres, test).await else { return };
     t.runbook("      batch_size: 8\n      min_batch_size: 8\n      max_batch_size: 8\n      sleep: 20ms\n");
     let child = t.command("dropped", &[]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let start = Instant::now();
-    while !t.db().await.read_checkpoint("legacy-backfill", "items").await.unwrap().is_some_and(|c| c.batches >= 5) {
-        assert!(start.elapsed() < Duration::from_secs(60), "the backfill never got going");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    t.wait_for_batches(5).await;
     // The server ends the backfill's session (not the one holding the run lock).
     let ended = t
         .count(
