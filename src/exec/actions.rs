@@ -119,14 +119,16 @@ impl<F: Face> Run<F> {
             Ok(applied) => applied,
             Err(e) => return Ok(Err(e.to_string())),
         };
-        let plan = match direction {
+        // A half-applied version (MariaDB) blocks both directions, even when the plan would not
+        // touch it: "nothing to do" would hide a schema that is neither before nor after it.
+        let plan = db::migrations::refuse_dirty(&applied).and_then(|()| match direction {
             Direction::Up(to) => {
                 // An applied migration whose file changed or vanished: what the database holds
                 // is not what the folder says, so applying more on top would be a guess.
                 db::migrations::verify_applied(&set, &applied).map(|()| db::migrations::plan_up(&set, &applied, to))
             }
             Direction::Down(to) => db::migrations::plan_down(&set, &applied, to),
-        };
+        });
         let plan = match plan {
             Ok(plan) => plan,
             Err(e) => return Ok(Err(e.to_string())),
