@@ -27,7 +27,8 @@ pub enum DbError {
     /// A version left half-applied by an earlier failure (`success = false`, MariaDB/MySQL only).
     #[error(
         "migration {0} is half-applied (success = false in _sqlx_migrations: it failed part-way on MariaDB/MySQL, \
-         whose DDL commits at once; `runsheet status` shows it). {repair}",
+         whose DDL commits at once; `runsheet status` shows it): no migration is applied or reverted on this \
+         database until a person has repaired it. {repair}",
         repair = super::half_applied::repair(*.0)
     )]
     Dirty(i64),

@@ -15,6 +15,8 @@ use super::statements::{Statement, split};
 
 /// How much of a statement a message shows.
 const SHOWN: usize = 60;
+/// How many statements a list shows (a message is read in a dialog, not a file viewer).
+const LISTED: usize = 3;
 
 /// A dirty version right after its failure: what stayed applied, as far as can be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,36 +41,49 @@ impl HalfApplied {
     }
 }
 
+impl HalfApplied {
+    /// Statements `range` as `1. \`…\`; 2. \`…\``, at most `LISTED` of them: those nearest the
+    /// failure (the end of what stayed, the start of what did not run); the file has the rest.
+    fn listed(&self, range: std::ops::Range<usize>, nearest_end: bool) -> String {
+        let quote = |i: usize| format!("{}. `{}`", i + 1, self.statements[i]);
+        if range.len() <= LISTED {
+            return range.map(quote).collect::<Vec<_>>().join("; ");
+        }
+        let (first, last) = (range.start + 1, range.end);
+        if nearest_end {
+            let shown: Vec<String> = (range.end - LISTED..range.end).map(quote).collect();
+            format!("{first}.–{}. (see the file); {}", range.end - LISTED, shown.join("; "))
+        } else {
+            let shown: Vec<String> = (range.start..range.start + LISTED).map(quote).collect();
+            format!("{}; {}.–{last}. (see the file)", shown.join("; "), range.start + LISTED + 1)
+        }
+    }
+}
+
 impl fmt::Display for HalfApplied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (version, path, n) = (self.version, self.path.display(), self.statements.len());
         write!(f, "migration {version} is half-applied: {path} ")?;
-        let quoted = |range: std::ops::Range<usize>| -> String {
-            range.map(|i| format!("{}. `{}`", i + 1, self.statements[i])).collect::<Vec<_>>().join("; ")
-        };
         match self.failed {
             Some(k) => {
                 write!(f, "failed at statement {} of {n} (`{}`): {}. ", k + 1, self.statements[k], self.cause)?;
                 if k == 0 {
                     write!(f, "No statement of it is in place (its implicit commit kept only the bookkeeping row)")?;
                 } else {
-                    write!(
-                        f,
-                        "MariaDB/MySQL commits DDL at once, so what ran before it stays applied: {}",
-                        quoted(0..k)
-                    )?;
+                    let before = self.listed(0..k, true);
+                    write!(f, "MariaDB/MySQL commits DDL at once, so what ran before it stays applied: {before}")?;
                 }
                 if k + 1 < n {
-                    write!(f, "; not run: {}", quoted(k + 1..n))?;
+                    write!(f, "; not run: {}", self.listed(k + 1..n, false))?;
                 }
             }
             None => {
+                let all = self.listed(0..n, false);
+                write!(f, "failed: {}. MariaDB/MySQL commits DDL at once, so the statements before ", self.cause)?;
                 write!(
                     f,
-                    "failed: {}. MariaDB/MySQL commits DDL at once, so the statements before the failing one ",
-                    self.cause
+                    "the failing one stay applied; the error does not say which of the {n} statements failed: {all}"
                 )?;
-                write!(f, "stay applied; the error does not say which of the {n} statements failed: {}", quoted(0..n))?;
             }
         }
         write!(f, ". `_sqlx_migrations` marks {version} failed (success = false). {}", repair(version))
@@ -78,10 +93,9 @@ impl fmt::Display for HalfApplied {
 /// What a person does about a dirty version.
 pub fn repair(version: i64) -> String {
     format!(
-        "Repair it by hand, then retry: either finish its remaining statements and mark it done \
-         (UPDATE _sqlx_migrations SET success = TRUE WHERE version = {version}), or undo what stayed applied and \
-         forget it (DELETE FROM _sqlx_migrations WHERE version = {version}); until then no migration is applied or \
-         reverted on this database"
+        "Repair it by hand, then retry: finish the rest and mark it done (UPDATE _sqlx_migrations SET success = \
+         TRUE WHERE version = {version}), or undo what stayed and forget it (DELETE FROM _sqlx_migrations WHERE \
+         version = {version})"
     )
 }
 
@@ -160,6 +174,18 @@ mod tests {
         assert!(
             text.contains("the error does not say which of the 3 statements failed: 1. `CREATE TABLE t (id INT)`; 2.")
         );
+    }
+
+    #[test]
+    fn long_files_list_the_statements_nearest_the_failure() {
+        let mut sql: String = (1..=6).map(|i| format!("CREATE TABLE t{i} (id INT);\n")).collect();
+        sql.push_str("INSERT INTO nowhere VALUES (1);\n");
+        sql.extend((8..=12).map(|i| format!("CREATE TABLE t{i} (id INT);\n")));
+        let text = half(&sql, "1146 (42S02): Table 'db.nowhere' doesn't exist").to_string();
+        assert!(text.contains("failed at statement 7 of 12"), "{text}");
+        assert!(text.contains("stays applied: 1.–3. (see the file); 4. `CREATE TABLE t4 (id INT)`; 5."), "{text}");
+        assert!(text.contains("6. `CREATE TABLE t6 (id INT)`; not run: 8. `CREATE TABLE t8 (id INT)`; 9."), "{text}");
+        assert!(text.contains("10. `CREATE TABLE t10 (id INT)`; 11.–12. (see the file)."), "{text}");
     }
 
     #[test]
