@@ -204,7 +204,7 @@ async fn drift_is_refused_before_anything_runs() {
 }
 
 /// MariaDB commits DDL at once: a migration whose second statement fails leaves its first one
-/// applied and its row `success = false`. The failure says so, the rollback branch is taken,
+/// applied and its row `success = false`. The failure says so, the rollback branch is offered and taken,
 /// a revert refuses the dirty version and says how to repair; `status` reports it; once a
 /// person repaired it, the rollback goes through.
 #[tokio::test(flavor = "multi_thread")]
@@ -229,9 +229,9 @@ async fn half_applied(url: &str) {
     let runbook = dir.join("rb.yaml");
     std::fs::write(
         &runbook,
-        "name: half\ntitle: Half\nmigrations: migrations\nsteps:\n  - id: up\n    title: Up\n    migrate: {}\n    \
-         on_failure: rollback\nrollback:\n  - id: tell\n    title: Tell\n    manual: Tell the DBA.\n  - id: down\n    \
-         title: Down\n    revert: { to: 0 }\n    on_failure: abort\n",
+        "name: half\ntitle: Half\nmigrations: migrations\nsteps:\n  - id: up\n    title: Up\n    migrate: {}\n\
+         rollback:\n  - id: tell\n    title: Tell\n    manual: Tell the DBA.\n  - id: down\n    title: Down\n    \
+         revert: { to: 0 }\n    on_failure: abort\n",
     )
     .unwrap();
     let out = run_yes(dir, &runbook, url, &[]);
@@ -242,6 +242,8 @@ async fn half_applied(url: &str) {
         "failed at statement 2 of 3 (`INSERT INTO nowhere VALUES (1)`)",
         "stays applied: 1. `CREATE TABLE two (id INTEGER)`; not run: 3. `CREATE TABLE three (id INTEGER)`",
         "(applied before it in this step: 1)",
+        // `on_failure: ask` offers the rollback branch; --yes takes it
+        "choices: retry, skip, rollback, abort",
         "ROLLBACK",
         "tell done",
         "down FAILED: migration 2 is half-applied (success = false",
