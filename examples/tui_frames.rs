@@ -297,6 +297,7 @@ impl Sim {
             operator: operator(),
             window: runbook.window.clone(),
             color: true,
+            dry_run: false,
         };
         let mut app = App::new(Arc::clone(&runbook), vars.clone(), header);
         // 1h 10m into the 6-hour window.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use runsheet::commands::{self, RunOptions};
+use runsheet::commands::{self, RunOptions, StatusOptions};
 use runsheet::model::Branch;
 
 #[derive(Parser)]
@@ -20,6 +20,18 @@ enum Command {
     Run(RunArgs),
     /// Open a runbook straight on its rollback branch.
     Rollback(RunArgs),
+    /// Show applied, pending, half-applied, changed and out-of-order migrations; change nothing.
+    Status {
+        /// sqlite:, postgres:// or mysql:// URL. Default: DATABASE_URL, also read from .env.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Migrations folder (or a folder of postgres/mysql/sqlite folders). Default: ./migrations
+        #[arg(long, conflicts_with = "runbook")]
+        migrations: Option<PathBuf>,
+        /// Use the migrations folder this runbook names.
+        #[arg(long)]
+        runbook: Option<PathBuf>,
+    },
     /// Parse and check runbooks, their checklists and migrations; run nothing.
     Validate {
         #[arg(required = true)]
@@ -132,6 +144,9 @@ async fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => commands::run(args.options.options(args.runbook), Branch::Main).await,
         Command::Rollback(args) => commands::run(args.options.options(args.runbook), Branch::Rollback).await,
+        Command::Status { database_url, migrations, runbook } => {
+            commands::status(StatusOptions { database_url, migrations, runbook }).await
+        }
         Command::Validate { runbooks } => commands::validate(&runbooks),
         Command::Audit(AuditCommand::Verify { log, pubkey, allowed_signers }) => {
             commands::audit_verify(&log, pubkey.as_deref(), allowed_signers.as_deref())

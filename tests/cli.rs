@@ -1,44 +1,12 @@
 //! The command line as an operator meets it: exit codes, what is refused before anything
 //! runs, where the key goes, and that the password never shows.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_common;
 
-use runsheet::db::{DbUrl, Dialect, RunLock, ScratchDatabase, scratch::server_url_or_skip};
+use std::process::Command;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn runsheet(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_runsheet"))
-        .current_dir(dir)
-        .env("RUNSHEET_LOG_DIR", dir.join("logs"))
-        .env("HOME", dir)
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("RUNSHEET_KEY")
-        .env_remove("DATABASE_URL")
-        .args(args)
-        .output()
-        .unwrap();
-    eprintln!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    output
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-/// `runsheet run RUNBOOK --headless --yes --database-url URL EXTRA...`
-fn run_yes(dir: &Path, runbook: &Path, url: &str, extra: &[&str]) -> Output {
-    let mut args = vec!["run", runbook.to_str().unwrap(), "--headless", "--yes", "--database-url", url];
-    args.extend_from_slice(extra);
-    runsheet(dir, &args)
-}
-
-fn sqlite_url(dir: &Path) -> String {
-    format!("sqlite:{}", dir.join("orders.db").display())
-}
+use cli_common::{repo, run_yes, runsheet, sqlite_url, text};
+use runsheet::db::{DbUrl, Dialect, ScratchDatabase, scratch::server_url_or_skip};
 
 #[test]
 fn validate_reports_problems_with_positions_and_exit_2() {
@@ -122,22 +90,77 @@ fn without_answers_the_first_question_stops_the_run() {
     assert_eq!(verify.status.code(), Some(0), "the stopped run's log is sealed");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_second_run_on_a_locked_database_is_refused_with_exit_4() {
+/// A first run is still running (its command step waits for a file) when a second run of the
+/// same runbook starts on the same database: the second is refused with exit 4 before it runs
+/// anything or writes an audit log; the first then finishes, and a third run gets the lock.
+fn a_second_run_while_one_runs_exits_4(url: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    std::fs::write(dir.path().join("orders.db"), b"").unwrap();
-    let lock = RunLock::try_acquire(&DbUrl::parse(&url).unwrap()).await.unwrap().unwrap();
     let runbook = dir.path().join("rb.yaml");
-    std::fs::write(&runbook, "name: x\ntitle: x\nsteps:\n  - id: a\n    title: A\n    command: touch ran\n").unwrap();
-    let out = run_yes(dir.path(), &runbook, &url, &[]);
+    std::fs::write(
+        &runbook,
+        "name: x\ntitle: x\nsteps:\n  - id: a\n    title: A\n    \
+         command: while [ ! -e go ]; do sleep 0.05; done; echo ran >> runs\n",
+    )
+    .unwrap();
+    let first_log = dir.path().join("first.jsonl");
+    let mut first = cli_common::command(
+        dir.path(),
+        &["run", runbook.to_str().unwrap(), "--headless", "--yes", "--database-url", url],
+    )
+    .args(["--audit-log", first_log.to_str().unwrap()])
+    .spawn()
+    .unwrap();
+    // The first run holds the lock once its command step has started.
+    let mut started = false;
+    for _ in 0..400 {
+        if std::fs::read_to_string(&first_log).unwrap_or_default().contains("\"kind\":\"step.started\"") {
+            started = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(started, "the first run never started its step");
+
+    let second_log = dir.path().join("second.jsonl");
+    let out = run_yes(dir.path(), &runbook, url, &["--audit-log", second_log.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(text(&out).contains("another runsheet run holds the lock"));
-    assert!(!dir.path().join("ran").exists());
-    lock.release().await.unwrap();
-    let out = run_yes(dir.path(), &runbook, &url, &[]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(dir.path().join("ran").exists());
+    assert!(text(&out).contains("refused: another runsheet run holds the lock"), "{}", text(&out));
+    assert!(!second_log.exists(), "a refused run writes no audit log");
+    assert!(!dir.path().join("runs").exists(), "nothing ran yet");
+
+    std::fs::write(dir.path().join("go"), b"").unwrap();
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    let third = run_yes(dir.path(), &runbook, url, &[]);
+    assert_eq!(third.status.code(), Some(0), "the lock is free once the first run ended");
+    assert_eq!(std::fs::read_to_string(dir.path().join("runs")).unwrap(), "ran\nran\n", "the first and the third ran");
+}
+
+#[test]
+fn a_second_run_on_a_locked_sqlite_database_is_refused_with_exit_4() {
+    let dir = tempfile::tempdir().unwrap();
+    a_second_run_while_one_runs_exits_4(&sqlite_url(dir.path()));
+}
+
+async fn a_second_run_on_a_locked_server_is_refused(dialect: Dialect, test: &str) {
+    let Some(server) = server_url_or_skip(dialect, test) else {
+        return;
+    };
+    let scratch = ScratchDatabase::create(&server, "rs_lock").await.unwrap();
+    let url = scratch.url().expose_url().to_string();
+    tokio::task::spawn_blocking(move || a_second_run_while_one_runs_exits_4(&url)).await.unwrap();
+    scratch.drop_now().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_on_a_locked_postgres_database_is_refused_with_exit_4() {
+    let test = "a_second_run_on_a_locked_postgres_database_is_refused_with_exit_4";
+    a_second_run_on_a_locked_server_is_refused(Dialect::Postgres, test).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_on_a_locked_mariadb_database_is_refused_with_exit_4() {
+    let test = "a_second_run_on_a_locked_mariadb_database_is_refused_with_exit_4";
+    a_second_run_on_a_locked_server_is_refused(Dialect::MySql, test).await;
 }
 
 /// PostgreSQL trusts local connections, so any password gets in: enough to prove it is

@@ -208,6 +208,16 @@ async fn mysql_failing_migration_leaves_a_dirty_version_that_blocks() {
 }
 
 #[tokio::test]
+async fn postgres_read_only_changes_nothing() {
+    on_scratch(Dialect::Postgres, "postgres_read_only_changes_nothing", db_common::read_only_changes_nothing).await;
+}
+
+#[tokio::test]
+async fn mysql_read_only_changes_nothing() {
+    on_scratch(Dialect::MySql, "mysql_read_only_changes_nothing", db_common::read_only_changes_nothing).await;
+}
+
+#[tokio::test]
 async fn postgres_run_lock_excludes_a_second_run() {
     on_scratch(Dialect::Postgres, "postgres_run_lock_excludes_a_second_run", db_common::lock_excludes).await;
 }

@@ -27,6 +27,16 @@ async fn connect_creates_a_missing_file_and_names_the_path_when_it_cannot() {
 }
 
 #[tokio::test]
+async fn read_only_creates_no_file_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = file_url(&dir, "absent.db");
+    assert!(Db::connect_read_only(&url).await.is_err());
+    assert!(!dir.path().join("absent.db").exists(), "a read-only connection creates no file");
+    Db::connect(&url).await.unwrap().close().await.unwrap();
+    db_common::read_only_changes_nothing(&url).await;
+}
+
+#[tokio::test]
 async fn values_render_as_text() {
     let dir = tempfile::tempdir().unwrap();
     let url = file_url(&dir, "values.db");

@@ -270,3 +270,29 @@ on_every_database!(
     no_go_rolls_back,
     backfill_after_the_expand
 );
+
+/// `--dry-run` on the expand: the pre-checks read the live data, the backup and the migrations
+/// only say what they would do, and the database is left as it was — not even
+/// `_sqlx_migrations` is created. The post-checks that need the new column then fail, and the
+/// (equally dry) rollback branch runs: a dry run shows that, it does not hide it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_of_the_expand_writes_nothing() {
+    let Some(t) = Target::new(Dialect::Sqlite, "a_dry_run_of_the_expand_writes_nothing").await else {
+        return;
+    };
+    let out = t.run(&repo("runbooks/external-orders-expand.yaml"), &["--yes", "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("DRY RUN: nothing is written"), "{text}");
+    assert!(text.contains("no-ref-collisions done: = 0 (got 0)"), "pre-checks read the data: {text}");
+    assert!(text.contains("backup done: dry run: would run `set -eu"), "{text}");
+    assert!(
+        text.contains("expand done: dry run: would be applied: 20261128010000 add external reference, 20261128010100"),
+        "{text}"
+    );
+    assert!(!t.column_exists().await);
+    assert!(!t.dir.path().join("backups").exists(), "the backup command did not run");
+    let tables = t.db().await.table_names().await.unwrap();
+    assert!(!tables.iter().any(|n| n == "_sqlx_migrations"), "{tables:?}");
+    assert!(has_entry(&t.log(), "run.started", |e| e["dry_run"] == true));
+    assert_eq!(t.verify_log(), 0);
+}

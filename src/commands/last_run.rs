@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::db::Db;
-use crate::db::migrations::applied;
+use crate::db::migrations::read_applied;
 use crate::engine::{Event, Facts};
 use crate::journal::read_entries;
 use crate::model::Runbook;
@@ -14,8 +14,18 @@ use crate::tui::app::{LastRun, RollbackContext};
 /// Gathers the context; what cannot be read is left out (the responder still gets the
 /// rollback branch).
 pub async fn rollback_context(db: &mut Db, runbook: &Runbook, this_log: &Path) -> RollbackContext {
-    let applied = match applied(db).await {
-        Ok(rows) => rows.into_iter().map(|r| (r.version, r.description, r.installed_on.to_rfc3339())).collect(),
+    let applied = match read_applied(db).await {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|r| {
+                let description = if r.success {
+                    r.description
+                } else {
+                    format!("{} — HALF-APPLIED (failed part-way)", r.description)
+                };
+                (r.version, description, r.installed_on.to_rfc3339())
+            })
+            .collect(),
         Err(e) => {
             tracing::warn!("reading _sqlx_migrations for the rollback view: {e}");
             Vec::new()

@@ -15,12 +15,14 @@ mod demo;
 mod last_run;
 mod logging;
 mod run;
+mod status;
 mod validate;
 
 pub use audit::{audit_verify, keygen};
 pub use demo::{demo, shipped_runbook};
 pub use logging::init_logging;
 pub use run::{RunOptions, run};
+pub use status::{StatusOptions, status};
 pub use validate::validate;
 
 /// Exit codes shared by the subcommands (DESIGN.md).
@@ -31,6 +33,8 @@ pub mod exit {
     pub const STOPPED: i32 = 3;
     /// Refused: another run holds the database's runsheet lock.
     pub const REFUSED: i32 = 4;
+    /// `status`: something needs attention (a dirty version, drift, out of order, a missing file).
+    pub const ATTENTION: i32 = 1;
     /// Interrupted by Ctrl-C (128 + SIGINT); the audit log stays unsealed.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -52,6 +56,22 @@ impl Fail {
         say!("{}", self.message.trim_end());
         self.code
     }
+}
+
+/// `--database-url` when given, else `DATABASE_URL` from the environment or `.env` (as sqlx-cli).
+fn database_url(given: Option<String>) -> Option<String> {
+    given.or_else(|| {
+        let _ = dotenvy::dotenv();
+        std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())
+    })
+}
+
+/// The database a command works on; none, or one that does not parse, is invalid input.
+fn parse_database_url(raw: Option<String>) -> Result<crate::db::DbUrl, Fail> {
+    let raw = raw.ok_or_else(|| {
+        Fail::new(exit::INVALID, "no database: give --database-url or set DATABASE_URL (in the environment or .env)")
+    })?;
+    crate::db::DbUrl::parse(&raw).map_err(|e| Fail::new(exit::INVALID, e.to_string()))
 }
 
 /// `~/.config/runsheet/<name>`, where runsheet keeps the operator's signing key.

@@ -10,12 +10,12 @@ use serde_json::{Map, Value, json};
 use super::audit::{key_path, whoami};
 use super::last_run::{self, rollback_context};
 use super::{Fail, exit};
-use crate::db::{Db, DbUrl, lock::RunLock};
+use crate::db::{Db, DbUrl, lock::RunLock, migrations};
 use crate::engine::{Actor, Event, Pace};
 use crate::exec::{Ending, ExecError, Run};
 use crate::headless::{Answers, Decisions, Headless};
 use crate::journal::{self, Journal};
-use crate::model::{Branch, Runbook, Step, StepKind, load_runbook};
+use crate::model::{Branch, MigrationSet, Runbook, Step, StepKind, load_runbook};
 use crate::tui::app::{App, Header};
 use crate::tui::bridge::bridge;
 use crate::tui::terminal::{Leave, run_ui};
@@ -40,10 +40,7 @@ pub struct RunOptions {
 impl RunOptions {
     /// `--database-url`, else `DATABASE_URL` from the environment or `.env` (as sqlx-cli).
     pub fn database_url(&self) -> Option<String> {
-        self.database_url.clone().or_else(|| {
-            let _ = dotenvy::dotenv();
-            std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())
-        })
+        super::database_url(self.database_url.clone())
     }
 }
 
@@ -59,7 +56,7 @@ pub async fn run(opts: RunOptions, start: Branch) -> i32 {
 struct Prepared {
     runbook: Arc<Runbook>,
     url: DbUrl,
-    migrations: Option<crate::model::MigrationSet>,
+    migrations: Option<MigrationSet>,
     decisions: Decisions,
     actor: Actor,
     vars: BTreeMap<String, String>,
@@ -71,10 +68,7 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, Fail> {
     let path = opts.runbook.clone();
     let sets = parse_sets(&opts.set)?;
     let runbook = Arc::new(load_runbook(&path, &sets).map_err(|d| Fail::new(exit::INVALID, d.to_string()))?);
-    let raw_url = opts.database_url().ok_or_else(|| {
-        Fail::new(exit::INVALID, "no database: give --database-url or set DATABASE_URL (in the environment or .env)")
-    })?;
-    let url = DbUrl::parse(&raw_url).map_err(|e| Fail::new(exit::INVALID, e.to_string()))?;
+    let url = super::parse_database_url(opts.database_url())?;
     let dialect = url.dialect().name();
     let migrations = match &runbook.migrations {
         None => None,
@@ -145,12 +139,15 @@ async fn run_checked(opts: RunOptions, start: Branch) -> Result<i32, Fail> {
             let message = format!("refused: another runsheet run holds the lock on {}", url.display_target());
             Fail::new(exit::REFUSED, message)
         })?;
+    if let Some(set) = &migrations {
+        refuse_drift(&mut db, set).await?;
+    }
     let rollback_context = match (tui, start) {
         (true, Branch::Rollback) => Some(rollback_context(&mut db, &runbook, &log_path).await),
         _ => None,
     };
     let journal = create_journal(&log_path, key, &url)?;
-    let header = header(&runbook, &url, &actor);
+    let header = header(&runbook, &url, &actor, opts.dry_run);
 
     // The run without its face yet: the TUI or the headless face takes it.
     let run = Run {
@@ -176,11 +173,12 @@ async fn run_checked(opts: RunOptions, start: Branch) -> Result<i32, Fail> {
     } else {
         let mut face = Headless::new(std::io::stdout(), decisions, actor.clone());
         face.line(&format!(
-            "run {} ({}) on {}{}, as {} ({}), audit log {}",
+            "run {} ({}) on {}{}{}, as {} ({}), audit log {}",
             runbook.name,
             runbook.change.as_deref().unwrap_or("no change ticket"),
             header.database,
             if header.production { " — PRODUCTION" } else { "" },
+            if opts.dry_run { " — DRY RUN: nothing is written" } else { "" },
             actor.name,
             actor.role.as_deref().unwrap_or_default(),
             log_path.display()
@@ -206,6 +204,23 @@ async fn run_checked(opts: RunOptions, start: Branch) -> Result<i32, Fail> {
         tracing::warn!("releasing the runsheet lock: {e}");
     }
     Ok(code)
+}
+
+/// An applied migration whose file changed or is gone: the folder no longer says what the
+/// database holds, so neither applying on top nor reverting can be trusted. Checked under the
+/// lock, before the audit log exists: nothing has run.
+async fn refuse_drift(db: &mut Db, set: &MigrationSet) -> Result<(), Fail> {
+    let applied = migrations::read_applied(db)
+        .await
+        .map_err(|e| Fail::new(exit::STOPPED, format!("cannot read {}: {e}", migrations::TABLE)))?;
+    migrations::verify_applied(set, &applied).map_err(|e| {
+        let message = format!(
+            "refused: {e}; nothing was executed. `runsheet status` lists every applied migration that disagrees \
+             with {}; the README's \"Drift\" section says how to resolve it",
+            set.dir.display()
+        );
+        Fail::new(exit::INVALID, message)
+    })
 }
 
 /// How a run's task ended: None when it was cancelled (Ctrl-C, or quit while a step ran).
@@ -257,7 +272,7 @@ fn create_journal(log_path: &Path, key: ssh_key::PrivateKey, url: &DbUrl) -> Res
 
 /// What the operator must see first: the change, the database (never its password), who
 /// they are, and whether this looks like production.
-fn header(runbook: &Runbook, url: &DbUrl, actor: &Actor) -> Header {
+fn header(runbook: &Runbook, url: &DbUrl, actor: &Actor, dry_run: bool) -> Header {
     let target = url.display_target();
     let production = runbook.environment.as_deref() == Some("production") || target.to_lowercase().contains("prod");
     Header {
@@ -268,6 +283,7 @@ fn header(runbook: &Runbook, url: &DbUrl, actor: &Actor) -> Header {
         operator: actor.clone(),
         window: runbook.window.clone(),
         color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        dry_run,
     }
 }
 

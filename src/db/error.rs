@@ -24,9 +24,15 @@ pub enum DbError {
     UnsupportedType(String),
     #[error("migration {version}: {message}")]
     Migration { version: i64, message: String },
+    /// A migration that just failed half-way on MariaDB/MySQL, with what stayed applied.
+    #[error("{0}")]
+    HalfApplied(Box<super::half_applied::HalfApplied>),
+    /// A version left half-applied by an earlier failure (`success = false`, MariaDB/MySQL only).
     #[error(
-        "migration {0} is partially applied (success = false in _sqlx_migrations): repair the schema by hand, \
-         delete that row, then run again"
+        "migration {0} is half-applied (success = false in _sqlx_migrations: it failed part-way on MariaDB/MySQL, \
+         whose DDL commits at once; `runsheet status` shows it): no migration is applied or reverted on this \
+         database until a person has repaired it. {repair}",
+        repair = super::half_applied::repair(*.0)
     )]
     Dirty(i64),
     #[error("{}: {message}", path.display())]

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
-use super::{Conn, Db, DbError, Result, on_conn};
+use super::half_applied::HalfApplied;
+use super::{Conn, Db, DbError, Dialect, Result, on_conn};
 use crate::engine::MigrationRun;
 use crate::model::{MigrationFile, MigrationSet};
 
@@ -48,10 +49,32 @@ pub fn to_sqlx(file: &MigrationFile, down: bool) -> Migration {
     )
 }
 
+/// The hex SHA-384 of the up file, as sqlx records it in `_sqlx_migrations.checksum`.
+pub fn checksum(file: &MigrationFile) -> String {
+    hex::encode(&*to_sqlx(file, false).checksum)
+}
+
 /// The rows of `_sqlx_migrations` by version (the table is created if missing, as sqlx does).
 pub async fn applied(db: &mut Db) -> Result<Vec<AppliedRow>> {
     ensure_table(db).await?;
     read_rows(db).await
+}
+
+/// The rows of `_sqlx_migrations` by version, none when the table does not exist: changes nothing.
+pub async fn read_applied(db: &mut Db) -> Result<Vec<AppliedRow>> {
+    if db.has_table(TABLE).await? { read_rows(db).await } else { Ok(Vec::new()) }
+}
+
+/// sqlx's `dirty_version`: the oldest version that failed half-way (MariaDB/MySQL).
+pub fn dirty(applied: &[AppliedRow]) -> Option<i64> {
+    applied.iter().find(|row| !row.success).map(|row| row.version)
+}
+
+/// Pending migrations older than the newest applied one: added to the folder after a newer
+/// version was applied (a merge of two branches), so `migrate` would apply them out of order.
+pub fn out_of_order<'s>(set: &'s MigrationSet, applied: &[AppliedRow]) -> Vec<&'s MigrationFile> {
+    let Some(newest) = applied.iter().map(|row| row.version).max() else { return Vec::new() };
+    plan_up(set, applied, None).into_iter().filter(|m| m.version < newest).collect()
 }
 
 /// Pending migrations up to `to` (all when None), oldest first.
@@ -77,24 +100,41 @@ pub fn plan_down<'s>(set: &'s MigrationSet, applied: &[AppliedRow], to: i64) -> 
         .collect()
 }
 
+/// How an applied migration disagrees with the folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mismatch<'s> {
+    /// No file of that version.
+    Missing,
+    /// The up file's checksum is not the one recorded when it was applied ("drift").
+    Changed(&'s MigrationFile),
+}
+
+/// Whether an applied row still matches its file.
+pub fn mismatch<'s>(set: &'s MigrationSet, row: &AppliedRow) -> Option<Mismatch<'s>> {
+    match set.get(row.version) {
+        None => Some(Mismatch::Missing),
+        Some(file) if checksum(file) != row.checksum => Some(Mismatch::Changed(file)),
+        Some(_) => None,
+    }
+}
+
 /// What `sqlx migrate run` refuses to go past: an applied migration whose file is gone or changed.
 pub fn verify_applied(set: &MigrationSet, applied: &[AppliedRow]) -> Result<()> {
-    for row in applied {
-        let Some(file) = set.get(row.version) else {
-            return Err(DbError::Migration {
-                version: row.version,
-                message: format!("is applied but missing from {}", set.dir.display()),
-            });
-        };
-        let checksum = hex::encode(&*to_sqlx(file, false).checksum);
-        if checksum != row.checksum {
-            return Err(DbError::Migration {
-                version: row.version,
-                message: format!("{} was changed after it was applied (its checksum differs)", file.up_path.display()),
-            });
+    let Some((row, problem)) = applied.iter().find_map(|row| mismatch(set, row).map(|m| (row, m))) else {
+        return Ok(());
+    };
+    let message = match problem {
+        Mismatch::Missing => format!("is applied but missing from {}", set.dir.display()),
+        Mismatch::Changed(file) => {
+            format!("{} was changed after it was applied (its checksum differs)", file.up_path.display())
         }
-    }
-    Ok(())
+    };
+    Err(DbError::Migration { version: row.version, message })
+}
+
+/// No migration is applied or reverted on top of a version that failed half-way.
+pub fn refuse_dirty(applied: &[AppliedRow]) -> Result<()> {
+    dirty(applied).map_or(Ok(()), |version| Err(DbError::Dirty(version)))
 }
 
 /// Applies one migration through `Migrate::apply`; refuses a dirty database or an applied version.
@@ -104,8 +144,24 @@ pub async fn apply_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRun
         return Err(DbError::Migration { version: file.version, message: "is already applied".into() });
     }
     let migration = to_sqlx(file, false);
-    let took = db.migrate().apply(TABLE, &migration).await.map_err(|e| failed(db, file, false, e))?;
-    Ok(run(file, hex::encode(&*migration.checksum), took))
+    match db.migrate().apply(TABLE, &migration).await {
+        Ok(took) => Ok(run(file, hex::encode(&*migration.checksum), took)),
+        Err(e) => Err(half_applied(db, file, e).await),
+    }
+}
+
+/// A failed apply; on MariaDB/MySQL, when the failure left the version dirty, what stayed applied.
+async fn half_applied(db: &mut Db, file: &MigrationFile, e: MigrateError) -> DbError {
+    if db.dialect() != Dialect::MySql {
+        return failed(db, file, false, e);
+    }
+    // sqlx's transaction was rolled back; what the implicit commits kept is in the table.
+    let dirty = read_rows(db).await.is_ok_and(|rows| rows.iter().any(|r| r.version == file.version && !r.success));
+    if !dirty {
+        return failed(db, file, false, e);
+    }
+    let cause = db.url.scrub(cause(e));
+    DbError::HalfApplied(Box::new(HalfApplied::new(file.version, file.up_path.clone(), &file.up_sql, cause)))
 }
 
 /// Reverts one applied migration through `Migrate::revert` (which itself does not check that it was applied).
@@ -130,11 +186,8 @@ fn run(file: &MigrationFile, checksum: String, took: std::time::Duration) -> Mig
 /// The table exists, no version is dirty; returns the rows.
 async fn prepare(db: &mut Db) -> Result<Vec<AppliedRow>> {
     let rows = applied(db).await?;
-    // sqlx's `dirty_version`, read from the rows we have anyway: the oldest unsuccessful version.
-    match rows.iter().find(|row| !row.success) {
-        Some(dirty) => Err(DbError::Dirty(dirty.version)),
-        None => Ok(rows),
-    }
+    refuse_dirty(&rows)?;
+    Ok(rows)
 }
 
 async fn ensure_table(db: &mut Db) -> Result<()> {
@@ -164,11 +217,18 @@ async fn read_rows(db: &mut Db) -> Result<Vec<AppliedRow>> {
 /// A failed migration, naming its file; the driver's message is scrubbed of the password.
 fn failed(db: &Db, file: &MigrationFile, down: bool, e: MigrateError) -> DbError {
     let path = if down { &file.down_path } else { &file.up_path };
-    let cause = match e {
+    DbError::Migration {
+        version: file.version,
+        message: format!("{} failed: {}", path.display(), db.url.scrub(cause(e))),
+    }
+}
+
+/// The database's own words for a failed migration.
+fn cause(e: MigrateError) -> String {
+    match e {
         MigrateError::ExecuteMigration(inner, _) | MigrateError::Execute(inner) => inner.to_string(),
         other => other.to_string(),
-    };
-    DbError::Migration { version: file.version, message: format!("{} failed: {}", path.display(), db.url.scrub(cause)) }
+    }
 }
 
 /// An error of sqlx's bookkeeping queries (not of a migration's own SQL).
@@ -189,13 +249,14 @@ impl Db {
     }
 }
 
+/// Folders and rows for unit tests: `m/<v>_step.up.sql` creating `t<v>`, and its applied row.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use std::path::PathBuf;
 
     use super::*;
 
-    fn file(version: i64) -> MigrationFile {
+    pub fn file(version: i64) -> MigrationFile {
         MigrationFile {
             version,
             description: format!("step {version}"),
@@ -206,20 +267,26 @@ mod tests {
         }
     }
 
-    fn set(versions: &[i64]) -> MigrationSet {
+    pub fn set(versions: &[i64]) -> MigrationSet {
         MigrationSet { dir: PathBuf::from("m"), migrations: versions.iter().map(|v| file(*v)).collect() }
     }
 
-    fn row(version: i64) -> AppliedRow {
+    pub fn row(version: i64) -> AppliedRow {
         AppliedRow {
             version,
             description: format!("step {version}"),
             installed_on: DateTime::default(),
             success: true,
-            checksum: hex::encode(&*to_sqlx(&file(version), false).checksum),
+            checksum: checksum(&file(version)),
             execution_time: 1,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{file, row, set};
+    use super::*;
 
     fn versions(files: &[&MigrationFile]) -> Vec<i64> {
         files.iter().map(|f| f.version).collect()
@@ -232,6 +299,25 @@ mod tests {
         assert_eq!(versions(&plan_up(&set, &applied, None)), vec![2, 4, 5]);
         assert_eq!(versions(&plan_up(&set, &applied, Some(4))), vec![2, 4]);
         assert_eq!(versions(&plan_up(&set, &applied, Some(1))), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn out_of_order_are_pending_versions_below_the_newest_applied() {
+        let set = set(&[1, 2, 3, 4, 5]);
+        assert_eq!(versions(&out_of_order(&set, &[row(1), row(4)])), vec![2, 3]);
+        assert_eq!(versions(&out_of_order(&set, &[row(1), row(2)])), Vec::<i64>::new());
+        assert_eq!(versions(&out_of_order(&set, &[])), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_dirty_version_refuses_and_is_named() {
+        let mut half = row(2);
+        half.success = false;
+        assert_eq!(dirty(&[row(1), half.clone()]), Some(2));
+        assert!(refuse_dirty(&[row(1)]).is_ok());
+        let message = refuse_dirty(&[row(1), half]).unwrap_err().to_string();
+        assert!(message.starts_with("migration 2 is half-applied (success = false"), "{message}");
+        assert!(message.contains("DELETE FROM _sqlx_migrations WHERE version = 2"), "{message}");
     }
 
     #[test]

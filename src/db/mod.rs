@@ -4,11 +4,13 @@
 
 pub mod backfill;
 mod error;
+pub mod half_applied;
 pub mod keyset;
 pub mod lock;
 pub mod migrations;
 mod params;
 pub mod scratch;
+pub mod statements;
 pub mod url;
 mod value;
 
@@ -82,9 +84,29 @@ macro_rules! on_conn {
 }
 use on_conn;
 
+/// Whether a connection may change the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadWrite,
+    /// For looking only (`runsheet status`): the server refuses writes, a SQLite file is not created.
+    ReadOnly,
+}
+
 impl Db {
     /// Connects; a SQLite file is created when missing.
     pub async fn connect(url: &DbUrl) -> Result<Db> {
+        Self::open(url, Access::ReadWrite).await
+    }
+
+    /// Connects for reading only: the database itself refuses any change (PostgreSQL
+    /// `default_transaction_read_only`, MySQL `SET SESSION TRANSACTION READ ONLY`, SQLite
+    /// opened read-only), and a missing SQLite file is an error rather than created.
+    pub async fn connect_read_only(url: &DbUrl) -> Result<Db> {
+        Self::open(url, Access::ReadOnly).await
+    }
+
+    async fn open(url: &DbUrl, access: Access) -> Result<Db> {
+        let read_only = access == Access::ReadOnly;
         let connecting = async {
             Ok::<_, sqlx::Error>(match url.dialect() {
                 Dialect::Postgres => {
@@ -93,10 +115,23 @@ impl Db {
                         // Shows who holds the lock in pg_stat_activity.
                         options = options.application_name("runsheet");
                     }
+                    if read_only {
+                        options = options.options([("default_transaction_read_only", "on")]);
+                    }
                     Conn::Postgres(options.connect().await?)
                 }
-                Dialect::MySql => Conn::MySql(url.mysql_options()?.connect().await?),
-                Dialect::Sqlite => Conn::Sqlite(url.sqlite_options()?.create_if_missing(true).connect().await?),
+                Dialect::MySql => {
+                    let mut c = url.mysql_options()?.connect().await?;
+                    if read_only {
+                        c.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                    }
+                    Conn::MySql(c)
+                }
+                Dialect::Sqlite => {
+                    let options = url.sqlite_options()?;
+                    let options = if read_only { options.read_only(true) } else { options.create_if_missing(true) };
+                    Conn::Sqlite(options.connect().await?)
+                }
             })
         };
         let connect_error =
@@ -162,6 +197,22 @@ impl Db {
         };
         let names = on_conn!(&mut self.conn, c => sqlx::query_scalar(sql).fetch_all(&mut *c).await);
         names.map_err(|e| self.sql_error(e))
+    }
+
+    /// Whether the current database or schema (PostgreSQL: the search path) has a table of this name.
+    pub async fn has_table(&mut self, name: &str) -> Result<bool> {
+        let sql = match self.dialect() {
+            Dialect::Postgres => {
+                "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_name = $1 AND table_schema = ANY (current_schemas(false))"
+            }
+            Dialect::MySql => {
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+            Dialect::Sqlite => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        };
+        let count = self.query_value(sql, &[name.to_string()]).await?;
+        Ok(count.is_some_and(|n| n != "0"))
     }
 
     /// Closes the connection cleanly (dropping it also closes it, less politely).

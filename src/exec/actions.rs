@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{ExecError, Face, Run, command};
+use crate::db::migrations::AppliedRow;
 use crate::db::{self, Db};
 use crate::engine::{Facts, MigrationRun, Scope};
 use crate::journal::Redactor;
-use crate::model::{Ref, Step, StepKind, Template};
+use crate::model::{MigrationFile, MigrationSet, Ref, Step, StepKind, Template};
 
 /// A step's failure (as opposed to the run's failure, ExecError).
 type Outcome = Result<Facts, String>;
@@ -95,13 +96,9 @@ impl<F: Face> Run<F> {
         let Some(set) = self.migrations.clone() else {
             return Some(Err("no migrations folder for this database's dialect".into()));
         };
-        let plan = match db::migrations::applied(&mut self.db).await {
-            Ok(applied) => match direction {
-                Direction::Up(to) => {
-                    db::migrations::verify_applied(&set, &applied).map(|()| db::migrations::plan_up(&set, &applied, to))
-                }
-                Direction::Down(to) => db::migrations::plan_down(&set, &applied, to),
-            },
+        // Read only: a dry run does not even create `_sqlx_migrations`.
+        let plan = match db::migrations::read_applied(&mut self.db).await {
+            Ok(applied) => direction.plan(&set, &applied),
             Err(e) => Err(e),
         };
         let (_, _, verb) = direction.words();
@@ -161,15 +158,7 @@ impl<F: Face> Run<F> {
             Ok(applied) => applied,
             Err(e) => return Ok(Err(e.to_string())),
         };
-        let plan = match direction {
-            Direction::Up(to) => {
-                // An applied migration whose file changed or vanished: what the database holds
-                // is not what the folder says, so applying more on top would be a guess.
-                db::migrations::verify_applied(&set, &applied).map(|()| db::migrations::plan_up(&set, &applied, to))
-            }
-            Direction::Down(to) => db::migrations::plan_down(&set, &applied, to),
-        };
-        let plan = match plan {
+        let plan = match direction.plan(&set, &applied) {
             Ok(plan) => plan,
             Err(e) => return Ok(Err(e.to_string())),
         };
@@ -206,6 +195,22 @@ enum Direction {
 }
 
 impl Direction {
+    /// The migrations to apply or revert, in order.
+    fn plan<'s>(self, set: &'s MigrationSet, applied: &[AppliedRow]) -> db::Result<Vec<&'s MigrationFile>> {
+        // A half-applied version (MariaDB) blocks both directions, even when the plan would not
+        // touch it: "nothing to do" would hide a schema that is neither before nor after it.
+        db::migrations::refuse_dirty(applied)?;
+        match self {
+            Direction::Up(to) => {
+                // An applied migration whose file changed or vanished: what the database holds
+                // is not what the folder says, so applying more on top would be a guess.
+                db::migrations::verify_applied(set, applied)?;
+                Ok(db::migrations::plan_up(set, applied, to))
+            }
+            Direction::Down(to) => db::migrations::plan_down(set, applied, to),
+        }
+    }
+
     /// The journal kinds before and after each migration, and the verb for people.
     fn words(self) -> (&'static str, &'static str, &'static str) {
         match self {

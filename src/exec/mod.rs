@@ -206,6 +206,7 @@ impl<F: Face> Run<F> {
             "database": self.url.redacted(),
             "dialect": self.url.dialect().name(),
             "runsheet": env!("CARGO_PKG_VERSION"),
+            "dry_run": self.dry_run,
         });
         match json {
             Value::Object(map) => map,

@@ -186,7 +186,9 @@ impl<W: Write> Face for Headless<W> {
             Effect::RollbackStarted { reason } => format!("ROLLBACK: {reason}"),
             Effect::Refused { message } => format!("refused: {message}"),
             Effect::Finished { outcome, reason } => {
-                format!("finished: {outcome:?} ({reason}), exit {}", outcome.exit_code()).to_lowercase()
+                // The audit log's name for it (`rolled_back`); the reason as written, since it may quote SQL.
+                let name = serde_json::json!(outcome);
+                format!("finished: {} ({reason}), exit {}", name.as_str().unwrap_or_default(), outcome.exit_code())
             }
             Effect::AwaitFailureChoice { step, error, choices } => {
                 let offered: Vec<&str> = choices.iter().map(|c| c.name()).collect();

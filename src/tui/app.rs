@@ -35,6 +35,8 @@ pub struct Header {
     pub window: Option<Window>,
     /// False under `NO_COLOR`: no colour at all, marks and modifiers only.
     pub color: bool,
+    /// `--dry-run`: said on every frame, so nobody takes the run's greens for a change made.
+    pub dry_run: bool,
 }
 
 /// What the terminal loop does after a key or a click.

@@ -143,17 +143,23 @@ pub async fn failing_migration(url: &DbUrl) {
     let mut db = Db::connect(url).await.unwrap();
     let err = migrations::apply_one(&mut db, &set.migrations[0]).await.unwrap_err();
     let message = err.to_string();
-    assert!(message.starts_with("migration 1: "), "{message}");
-    assert!(message.contains("1_half.up.sql failed: "), "{message}");
     assert!(message.contains("no_such_table"), "{message}");
 
     let rows = migrations::applied(&mut db).await.unwrap();
     if url.dialect() == Dialect::MySql {
+        // What stayed is explained: the statement the error names, and the one committed before it.
+        assert!(matches!(err, DbError::HalfApplied(_)), "{err:?}");
+        assert!(message.starts_with("migration 1 is half-applied: "), "{message}");
+        assert!(message.contains("1_half.up.sql failed at statement 2 of 2 (`INSERT INTO no_such_table"), "{message}");
+        assert!(message.contains("stays applied: 1. `CREATE TABLE half (id INTEGER PRIMARY KEY)`"), "{message}");
+        assert!(db.table_names().await.unwrap().contains(&"half".to_string()), "the DDL was committed");
         assert!(!rows[0].success, "MariaDB keeps a dirty row: {rows:?}");
         let blocked = migrations::apply_one(&mut db, &set.migrations[1]).await.unwrap_err();
         assert!(matches!(blocked, DbError::Dirty(1)), "{blocked}");
         assert!(!db.table_names().await.unwrap().contains(&"next_one".to_string()));
     } else {
+        assert!(message.starts_with("migration 1: "), "{message}");
+        assert!(message.contains("1_half.up.sql failed: "), "{message}");
         assert!(rows.is_empty(), "{rows:?}");
         assert_eq!(db.table_names().await.unwrap(), vec![migrations::TABLE.to_string()]);
         migrations::apply_one(&mut db, &set.migrations[1]).await.unwrap();
@@ -273,4 +279,20 @@ pub async fn same_query_across_a_schema_change(url: &DbUrl) {
     assert!(present.is_ok(), "{present:?}");
     db.execute("ALTER TABLE probe DROP COLUMN col").await.unwrap();
     assert_eq!(db.query_value(sql, &[]).await.unwrap().as_deref(), Some("absent"));
+}
+
+/// A read-only connection sees `_sqlx_migrations` without creating it, and the database
+/// itself refuses any change made through it.
+pub async fn read_only_changes_nothing(url: &DbUrl) {
+    let mut db = Db::connect_read_only(url).await.unwrap();
+    assert!(migrations::read_applied(&mut db).await.unwrap().is_empty(), "no table: nothing applied");
+    assert!(!db.has_table(migrations::TABLE).await.unwrap());
+    let refused = db.execute("CREATE TABLE written (id INTEGER)").await;
+    assert!(refused.is_err(), "a read-only connection must not write: {refused:?}");
+    db.close().await.unwrap();
+    let mut db = Db::connect(url).await.unwrap();
+    assert!(db.table_names().await.unwrap().is_empty(), "nothing was created");
+    migrations::applied(&mut db).await.unwrap();
+    assert!(db.has_table(migrations::TABLE).await.unwrap(), "the read-write path creates it, as sqlx does");
+    db.close().await.unwrap();
 }

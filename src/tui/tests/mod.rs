@@ -171,6 +171,7 @@ fn header(runbook: &Runbook) -> Header {
             duration: Duration::from_secs(2 * 3600),
         }),
         color: false,
+        dry_run: false,
     }
 }
 

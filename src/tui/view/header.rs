@@ -39,6 +39,9 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, areas: &Areas) {
         facts.push(Span::styled("  window ", theme.dim()));
         facts.push(Span::styled(text, if alert { theme.alert() } else { theme.plain() }));
     }
+    if header.dry_run {
+        facts.push(Span::styled("  DRY RUN: nothing is written", theme.alert()));
+    }
     frame.render_widget(Paragraph::new(Line::from(facts)), facts_row);
 
     if let Some(banner) = areas.banner {
