@@ -37,21 +37,41 @@ pub fn to_sqlx(file: &MigrationFile, down: bool) -> Migration {
     } else {
         (MigrationType::ReversibleUp, &file.up_sql)
     };
-    // sqlx honours the marker only as the very first bytes of the file.
-    let no_tx = sql.starts_with("-- no-transaction");
     Migration::new(
         file.version,
         file.description.clone().into(),
         kind,
         AssertSqlSafe(sql.clone()).into_sql_str(),
-        no_tx,
+        no_transaction(sql),
     )
+}
+
+/// Whether sqlx runs this file outside a transaction: it honours the `-- no-transaction`
+/// marker only as the very first bytes of the file (and MySQL ignores it).
+pub fn no_transaction(sql: &str) -> bool {
+    sql.starts_with("-- no-transaction")
 }
 
 /// The rows of `_sqlx_migrations` by version (the table is created if missing, as sqlx does).
 pub async fn applied(db: &mut Db) -> Result<Vec<AppliedRow>> {
     ensure_table(db).await?;
     read_rows(db).await
+}
+
+/// The rows of `_sqlx_migrations`, without creating the table when it is missing (none then):
+/// for readers such as `lint`, which must not change the database.
+pub async fn applied_if_present(db: &mut Db) -> Result<Vec<AppliedRow>> {
+    if db.table_names().await?.iter().any(|name| name == TABLE) { read_rows(db).await } else { Ok(Vec::new()) }
+}
+
+/// Pending migrations older than the newest applied one, oldest first: usually a branch merged
+/// after a newer migration shipped. They would run after migrations they were never tested with.
+pub fn out_of_order<'s>(set: &'s MigrationSet, applied: &[AppliedRow]) -> Vec<&'s MigrationFile> {
+    let Some(newest) = applied.iter().map(|row| row.version).max() else {
+        return Vec::new();
+    };
+    // The newest applied version itself is not pending.
+    plan_up(set, applied, Some(newest))
 }
 
 /// Pending migrations up to `to` (all when None), oldest first.
@@ -248,6 +268,15 @@ mod tests {
         let set = set(&[1, 2]);
         let message = plan_down(&set, &[row(1), row(7)], 0).unwrap_err().to_string();
         assert_eq!(message, "migration 7: is applied but has no file in m: cannot revert it");
+    }
+
+    #[test]
+    fn out_of_order_takes_pending_versions_below_the_newest_applied() {
+        let set = set(&[1, 2, 3, 4, 5]);
+        assert_eq!(versions(&out_of_order(&set, &[row(1), row(3)])), vec![2]);
+        assert_eq!(versions(&out_of_order(&set, &[row(1), row(2), row(4)])), vec![3]);
+        assert_eq!(versions(&out_of_order(&set, &[row(1), row(2)])), Vec::<i64>::new(), "in order");
+        assert_eq!(versions(&out_of_order(&set, &[])), Vec::<i64>::new(), "nothing applied");
     }
 
     #[test]
