@@ -1,33 +1,13 @@
 //! The command line as an operator meets it: exit codes, what is refused before anything
 //! runs, where the key goes, and that the password never shows.
 
-use std::path::{Path, PathBuf};
+mod cli_common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
+use cli_common::{repo, runsheet, text};
 use runsheet::db::{DbUrl, Dialect, RunLock, ScratchDatabase, scratch::server_url_or_skip};
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn runsheet(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_runsheet"))
-        .current_dir(dir)
-        .env("RUNSHEET_LOG_DIR", dir.join("logs"))
-        .env("HOME", dir)
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("RUNSHEET_KEY")
-        .env_remove("DATABASE_URL")
-        .args(args)
-        .output()
-        .unwrap();
-    eprintln!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    output
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
 
 /// `runsheet run RUNBOOK --headless --yes --database-url URL EXTRA...`
 fn run_yes(dir: &Path, runbook: &Path, url: &str, extra: &[&str]) -> Output {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::audit::{key_path, whoami};
 use super::last_run::{self, rollback_context};
+use super::lint::runbook_findings;
 use super::{Fail, exit};
 use crate::db::{Db, DbUrl, lock::RunLock};
 use crate::engine::{Actor, Event, Pace};
@@ -38,11 +39,16 @@ pub struct RunOptions {
 impl RunOptions {
     /// `--database-url`, else `DATABASE_URL` from the environment or `.env` (as sqlx-cli).
     pub fn database_url(&self) -> Option<String> {
-        self.database_url.clone().or_else(|| {
-            let _ = dotenvy::dotenv();
-            std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())
-        })
+        database_url(self.database_url.clone())
     }
+}
+
+/// The URL given, else `DATABASE_URL` from the environment or `.env` (as sqlx-cli).
+pub(super) fn database_url(given: Option<String>) -> Option<String> {
+    given.or_else(|| {
+        let _ = dotenvy::dotenv();
+        std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())
+    })
 }
 
 pub async fn run(opts: RunOptions, start: Branch) -> i32 {
@@ -69,6 +75,13 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, Fail> {
     let path = opts.runbook.clone();
     let sets = parse_sets(&opts.set)?;
     let runbook = Arc::new(load_runbook(&path, &sets).map_err(|d| Fail::new(exit::INVALID, d.to_string()))?);
+    let (findings, failed) = runbook_findings(&runbook);
+    if failed {
+        return Err(Fail::new(exit::INVALID, findings));
+    }
+    if !findings.is_empty() {
+        say!("{}", findings.trim_end());
+    }
     let raw_url = opts.database_url().ok_or_else(|| {
         Fail::new(exit::INVALID, "no database: give --database-url or set DATABASE_URL (in the environment or .env)")
     })?;

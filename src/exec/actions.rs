@@ -10,7 +10,8 @@ use super::{ExecError, Face, Run, command};
 use crate::db::{self, Db};
 use crate::engine::{Facts, MigrationRun, Scope};
 use crate::journal::Redactor;
-use crate::model::{Ref, Step, StepKind, Template};
+use crate::lint;
+use crate::model::{MigrationFile, Ref, Step, StepKind, Template};
 
 /// A step's failure (as opposed to the run's failure, ExecError).
 type Outcome = Result<Facts, String>;
@@ -134,7 +135,13 @@ impl<F: Face> Run<F> {
         let (starting, finished, verb) = direction.words();
         let mut done = Vec::new();
         for file in plan {
-            self.record(starting, json!({ "version": file.version, "description": file.description }))?;
+            let mut entry = json!({ "version": file.version, "description": file.description });
+            // The lint findings its author allowed, and why, are part of the evidence.
+            let allowed = lint::allowances(direction.sql(file));
+            if !allowed.is_empty() {
+                entry["allowed"] = json!(allowed);
+            }
+            self.record(starting, entry)?;
             let result = match direction {
                 Direction::Up(_) => db::migrations::apply_one(&mut self.db, file).await,
                 Direction::Down(_) => db::migrations::revert_one(&mut self.db, file).await,
@@ -164,6 +171,14 @@ enum Direction {
 }
 
 impl Direction {
+    /// The file this direction runs.
+    fn sql(self, file: &MigrationFile) -> &str {
+        match self {
+            Direction::Up(_) => &file.up_sql,
+            Direction::Down(_) => &file.down_sql,
+        }
+    }
+
     /// The journal kinds before and after each migration, and the verb for people.
     fn words(self) -> (&'static str, &'static str, &'static str) {
         match self {

@@ -43,6 +43,8 @@ impl Finding {
 /// The dialect a folder's name says: runbooks name per-dialect folders after the dialect
 /// (`migrations/postgres`, `migrations/mysql`, `migrations/sqlite`).
 pub fn folder_dialect(dir: &Path) -> Option<Dialect> {
+    // `.` or `..` have their name only once resolved.
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     dialect_named(dir.file_name()?.to_str()?)
 }
 
