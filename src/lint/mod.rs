@@ -67,7 +67,7 @@ pub fn lint_runbook(runbook: &Runbook) -> Vec<Finding> {
 
 /// The findings of every migration of a folder, up and down files; with the rows of
 /// `_sqlx_migrations`, also the pending migrations older than the newest applied one.
-pub fn lint_set(set: &MigrationSet, dialect: Option<Dialect>, applied: Option<&[AppliedRow]>) -> Vec<Finding> {
+fn lint_set(set: &MigrationSet, dialect: Option<Dialect>, applied: Option<&[AppliedRow]>) -> Vec<Finding> {
     let late = applied.map(|rows| out_of_order(set, rows)).unwrap_or_default();
     let newest = applied.and_then(|rows| rows.iter().map(|row| row.version).max()).unwrap_or_default();
     let mut findings = Vec::new();
@@ -80,7 +80,6 @@ pub fn lint_set(set: &MigrationSet, dialect: Option<Dialect>, applied: Option<&[
         findings.extend(lint_file(&m.up_path, &m.up_sql, Side::Up, dialect, whole_file));
         findings.extend(lint_file(&m.down_path, &m.down_sql, Side::Down, dialect, Vec::new()));
     }
-    sort(&mut findings);
     findings
 }
 
@@ -129,14 +128,14 @@ pub fn allowances(sql: &str) -> Vec<Allowance> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+enum Side {
     Up,
     Down,
 }
 
 /// The findings of one file; `whole_file` are findings about the file as a whole (silenced by
 /// an `allow` in its header).
-pub fn lint_file(
+fn lint_file(
     path: &Path,
     sql: &str,
     side: Side,
@@ -164,9 +163,12 @@ pub fn lint_file(
     let per_statement: Vec<Vec<Allowance>> =
         script.statements.iter().map(|s| allows(&s.comments, false, &mut phase, &mut bad)).collect();
     for c in &script.trailing {
-        if let Some(directive) = directives::parse(&c.text) {
-            let what = if directive.is_ok() { "precedes no statement" } else { "is not understood" };
-            bad(c, format!("this runsheet comment {what}: put it in the header or just before the statement"));
+        match directives::parse(&c.text) {
+            None => {}
+            Some(Ok(_)) => {
+                bad(c, "this runsheet comment precedes no statement: put it in the header or before one".to_string())
+            }
+            Some(Err(message)) => bad(c, message),
         }
     }
     let allowed = |rule: Rule, local: &[Allowance]| {

@@ -156,6 +156,8 @@ fn bad_directive() {
     assert_eq!(rules(phase_too_late, PG), vec![Rule::BadDirective, Rule::DestructiveOutsideContract]);
     let precedes_nothing = "CREATE TABLE t (id INT);\n-- runsheet: allow set-not-null because x\n";
     assert_eq!(found(precedes_nothing, PG), vec![(Rule::BadDirective, Some((2, 1)))]);
+    let trailing_without_reason = lint_as("CREATE TABLE t (id INT);\n-- runsheet: allow set-not-null\n", Side::Up, PG);
+    assert!(trailing_without_reason[0].message.contains("gives no reason"), "{trailing_without_reason:?}");
 
     assert_eq!(rules("-- runsheet: allow set-not-null because checked\nCREATE TABLE t (id INT);", PG), vec![]);
 }
