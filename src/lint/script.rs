@@ -167,7 +167,9 @@ fn is_concurrently(token: &TokenWithSpan) -> bool {
 
 fn comment(space: &Whitespace, at: Location) -> Option<Comment> {
     let text = match space {
-        Whitespace::SingleLineComment { comment, .. } => comment,
+        // MySQL's `#` comments are left out: the audit log reads directives in every dialect's
+        // files alike, and only `--` and `/* */` are comments in all of them.
+        Whitespace::SingleLineComment { comment, prefix } if prefix == "--" => comment,
         Whitespace::MultiLineComment(comment) => comment,
         _ => return None,
     };
@@ -212,6 +214,14 @@ mod tests {
         assert_eq!(texts(&script.statements[2].comments), vec!["inside"]);
         assert_eq!(texts(&script.trailing), vec!["the end"]);
         assert!(matches!(script.statements[1].ast, Ok(ast::Statement::Insert(_))), "the `;` in a string is no end");
+    }
+
+    #[test]
+    fn mysql_hash_comments_are_no_directive_comments() {
+        let script = read("# runsheet: phase=contract\n-- kept\nSELECT 1;", Some(Dialect::MySql)).ok().unwrap();
+        let texts: Vec<&str> = script.header.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, vec!["kept"]);
+        assert!(script.statements[0].ast.is_ok());
     }
 
     #[test]
