@@ -8,5 +8,6 @@ pub mod engine;
 pub mod exec;
 pub mod headless;
 pub mod journal;
+pub mod lint;
 pub mod model;
 pub mod tui;

@@ -37,6 +37,17 @@ enum Command {
         #[arg(required = true)]
         runbooks: Vec<PathBuf>,
     },
+    /// Check migration files for changes that hurt in production; exit 1 on an error finding.
+    Lint {
+        #[arg(required = true, value_name = "MIGRATIONS_DIR")]
+        dirs: Vec<PathBuf>,
+        /// How to read the SQL. Default: the folder's name when it is a dialect, else the database's, else generic SQL.
+        #[arg(long, value_parser = ["postgres", "mysql", "sqlite"])]
+        dialect: Option<String>,
+        /// Also report pending migrations older than the newest applied one. Default: DATABASE_URL, also read from .env.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -148,6 +159,9 @@ async fn main() -> ExitCode {
             commands::status(StatusOptions { database_url, migrations, runbook }).await
         }
         Command::Validate { runbooks } => commands::validate(&runbooks),
+        Command::Lint { dirs, dialect, database_url } => {
+            commands::lint(commands::LintOptions { dirs, dialect, database_url }).await
+        }
         Command::Audit(AuditCommand::Verify { log, pubkey, allowed_signers }) => {
             commands::audit_verify(&log, pubkey.as_deref(), allowed_signers.as_deref())
         }

@@ -13,6 +13,7 @@ macro_rules! say {
 mod audit;
 mod demo;
 mod last_run;
+mod lint;
 mod logging;
 mod run;
 mod status;
@@ -20,6 +21,7 @@ mod validate;
 
 pub use audit::{audit_verify, keygen};
 pub use demo::{demo, shipped_runbook};
+pub use lint::{LintOptions, lint};
 pub use logging::init_logging;
 pub use run::{RunOptions, run};
 pub use status::{StatusOptions, status};

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::audit::{key_path, whoami};
 use super::last_run::{self, rollback_context};
+use super::lint::runbook_findings;
 use super::{Fail, exit};
 use crate::db::{Db, DbUrl, lock::RunLock, migrations};
 use crate::engine::{Actor, Event, Pace};
@@ -68,6 +69,13 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, Fail> {
     let path = opts.runbook.clone();
     let sets = parse_sets(&opts.set)?;
     let runbook = Arc::new(load_runbook(&path, &sets).map_err(|d| Fail::new(exit::INVALID, d.to_string()))?);
+    let (findings, failed) = runbook_findings(&runbook);
+    if failed {
+        return Err(Fail::new(exit::INVALID, findings));
+    }
+    if !findings.is_empty() {
+        say!("{}", findings.trim_end());
+    }
     let url = super::parse_database_url(opts.database_url())?;
     let dialect = url.dialect().name();
     let migrations = match &runbook.migrations {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::exit;
+use super::lint::runbook_findings;
 use crate::model::load_runbook;
 
 /// Checks each runbook and prints every problem; exit 2 when any has one.
@@ -11,7 +12,14 @@ pub fn validate(runbooks: &[PathBuf]) -> i32 {
     for path in runbooks {
         match load_runbook(path, &[]) {
             Ok(rb) => {
-                println!("ok: {} ({} steps, {} rollback steps)", path.display(), rb.steps.len(), rb.rollback.len())
+                // Migrations that pass the linter, or whose findings their authors allowed with a reason.
+                let (findings, failed) = runbook_findings(&rb);
+                eprint!("{findings}");
+                if failed {
+                    code = exit::INVALID;
+                } else {
+                    println!("ok: {} ({} steps, {} rollback steps)", path.display(), rb.steps.len(), rb.rollback.len())
+                }
             }
             Err(diags) => {
                 eprint!("{diags}");

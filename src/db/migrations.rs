@@ -38,20 +38,24 @@ pub fn to_sqlx(file: &MigrationFile, down: bool) -> Migration {
     } else {
         (MigrationType::ReversibleUp, &file.up_sql)
     };
-    // sqlx honours the marker only as the very first bytes of the file.
-    let no_tx = sql.starts_with("-- no-transaction");
     Migration::new(
         file.version,
         file.description.clone().into(),
         kind,
         AssertSqlSafe(sql.clone()).into_sql_str(),
-        no_tx,
+        no_transaction(sql),
     )
 }
 
 /// The hex SHA-384 of the up file, as sqlx records it in `_sqlx_migrations.checksum`.
 pub fn checksum(file: &MigrationFile) -> String {
     hex::encode(&*to_sqlx(file, false).checksum)
+}
+
+/// Whether sqlx runs this file outside a transaction: it honours the `-- no-transaction`
+/// marker only as the very first bytes of the file (and MySQL ignores it).
+pub fn no_transaction(sql: &str) -> bool {
+    sql.starts_with("-- no-transaction")
 }
 
 /// The rows of `_sqlx_migrations` by version (the table is created if missing, as sqlx does).
@@ -334,6 +338,15 @@ mod tests {
         let set = set(&[1, 2]);
         let message = plan_down(&set, &[row(1), row(7)], 0).unwrap_err().to_string();
         assert_eq!(message, "migration 7: is applied but has no file in m: cannot revert it");
+    }
+
+    #[test]
+    fn out_of_order_takes_pending_versions_below_the_newest_applied() {
+        let set = set(&[1, 2, 3, 4, 5]);
+        assert_eq!(versions(&out_of_order(&set, &[row(1), row(3)])), vec![2]);
+        assert_eq!(versions(&out_of_order(&set, &[row(1), row(2), row(4)])), vec![3]);
+        assert_eq!(versions(&out_of_order(&set, &[row(1), row(2)])), Vec::<i64>::new(), "in order");
+        assert_eq!(versions(&out_of_order(&set, &[])), Vec::<i64>::new(), "nothing applied");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::db::migrations::AppliedRow;
 use crate::db::{self, Db};
 use crate::engine::{Facts, MigrationRun, Scope};
 use crate::journal::Redactor;
+use crate::lint;
 use crate::model::{MigrationFile, MigrationSet, Ref, Step, StepKind, Template};
 
 /// A step's failure (as opposed to the run's failure, ExecError).
@@ -165,7 +166,13 @@ impl<F: Face> Run<F> {
         let (starting, finished, verb) = direction.words();
         let mut done = Vec::new();
         for file in plan {
-            self.record(starting, json!({ "version": file.version, "description": file.description }))?;
+            let mut entry = json!({ "version": file.version, "description": file.description });
+            // The lint findings its author allowed, and why, are part of the evidence.
+            let allowed = lint::allowances(direction.sql(file));
+            if !allowed.is_empty() {
+                entry["allowed"] = json!(allowed);
+            }
+            self.record(starting, entry)?;
             let result = match direction {
                 Direction::Up(_) => db::migrations::apply_one(&mut self.db, file).await,
                 Direction::Down(_) => db::migrations::revert_one(&mut self.db, file).await,
@@ -208,6 +215,14 @@ impl Direction {
                 Ok(db::migrations::plan_up(set, applied, to))
             }
             Direction::Down(to) => db::migrations::plan_down(set, applied, to),
+        }
+    }
+
+    /// The file this direction runs.
+    fn sql(self, file: &MigrationFile) -> &str {
+        match self {
+            Direction::Up(_) => &file.up_sql,
+            Direction::Down(_) => &file.down_sql,
         }
     }
 

@@ -29,9 +29,19 @@ impl MigrationSet {
 
     /// Reads the folder and reports every problem in it at once, each naming its file.
     pub fn load(dir: &Path) -> Result<Self, Vec<(PathBuf, String)>> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| vec![(dir.to_path_buf(), format!("cannot read migrations folder: {e}"))])?;
+        let (set, problems) =
+            Self::scan(dir).map_err(|e| vec![(dir.to_path_buf(), format!("cannot read migrations folder: {e}"))])?;
+        if problems.is_empty() { Ok(set) } else { Err(problems.into_iter().map(|p| (p.file, p.message)).collect()) }
+    }
+
+    /// Reads the folder: the complete migrations and, apart, every problem of the others
+    /// (`lint` reports both; `load` refuses the folder when there is any problem).
+    pub fn scan(dir: &Path) -> std::io::Result<(Self, Vec<FolderProblem>)> {
+        let entries = std::fs::read_dir(dir)?;
         let mut problems = Vec::new();
+        let mut problem = |file: PathBuf, kind: ProblemKind, message: String| {
+            problems.push(FolderProblem { file, kind, message });
+        };
         // version -> (description, up, down), each side with the files that claim it
         let mut found: BTreeMap<i64, Halves> = BTreeMap::new();
         let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -52,7 +62,7 @@ impl MigrationSet {
                     };
                     slot.push((path, description));
                 }
-                Err(message) => problems.push((path, message)),
+                Err(message) => problem(path, ProblemKind::Other, message),
             }
         }
         let mut migrations = Vec::new();
@@ -60,7 +70,8 @@ impl MigrationSet {
             if halves.up.len() > 1 || halves.down.len() > 1 {
                 let files: Vec<String> = halves.up.iter().chain(&halves.down).map(|(p, _)| display_name(p)).collect();
                 let first = halves.up.first().or(halves.down.first()).map(|(p, _)| p.clone()).unwrap_or_default();
-                problems.push((first, format!("duplicate migration version {version}: {}", files.join(", "))));
+                let message = format!("duplicate migration version {version}: {}", files.join(", "));
+                problem(first, ProblemKind::DuplicateVersion, message);
                 continue;
             }
             match (halves.up.into_iter().next(), halves.down.into_iter().next()) {
@@ -71,7 +82,7 @@ impl MigrationSet {
                             display_name(&down_path),
                             display_name(&up_path)
                         );
-                        problems.push((down_path, message));
+                        problem(down_path, ProblemKind::Other, message);
                         continue;
                     }
                     match (std::fs::read_to_string(&up_path), std::fs::read_to_string(&down_path)) {
@@ -83,23 +94,43 @@ impl MigrationSet {
                             down_path,
                             down_sql,
                         }),
-                        (Err(e), _) => problems.push((up_path, format!("cannot read: {e}"))),
-                        (_, Err(e)) => problems.push((down_path, format!("cannot read: {e}"))),
+                        (Err(e), _) => problem(up_path, ProblemKind::Other, format!("cannot read: {e}")),
+                        (_, Err(e)) => problem(down_path, ProblemKind::Other, format!("cannot read: {e}")),
                     }
                 }
                 (Some((up_path, _)), None) => {
                     let down = display_name(&up_path).replace(".up.sql", ".down.sql");
-                    problems.push((up_path, format!("up migration without its down file `{down}`")));
+                    let message = format!("up migration without its down file `{down}`");
+                    problem(up_path, ProblemKind::MissingDown, message);
                 }
                 (None, Some((down_path, _))) => {
                     let up = display_name(&down_path).replace(".down.sql", ".up.sql");
-                    problems.push((down_path, format!("down migration without its up file `{up}`")));
+                    let message = format!("down migration without its up file `{up}`");
+                    problem(down_path, ProblemKind::Other, message);
                 }
                 (None, None) => {}
             }
         }
-        if problems.is_empty() { Ok(MigrationSet { dir: dir.to_path_buf(), migrations }) } else { Err(problems) }
+        Ok((MigrationSet { dir: dir.to_path_buf(), migrations }, problems))
     }
+}
+
+/// A file of the migrations folder that does not make a migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderProblem {
+    pub file: PathBuf,
+    pub kind: ProblemKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// Two files claim the same version and side.
+    DuplicateVersion,
+    /// An up file whose down file is missing: the migration cannot be reverted.
+    MissingDown,
+    /// A bad name, a down file without its up file, names that differ, an unreadable file.
+    Other,
 }
 
 #[derive(Default)]

@@ -23,7 +23,7 @@ pub use backfill::{Backfill, is_sql_name};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use expect::{Expect, Op, Operand};
 pub use load::{BUILTIN_VARS, load_runbook};
-pub use migrations::{MigrationFile, MigrationSet};
+pub use migrations::{FolderProblem, MigrationFile, MigrationSet, ProblemKind};
 pub use template::{Part, Ref, Template};
 
 /// What to do when a step fails.
