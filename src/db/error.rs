@@ -26,6 +26,8 @@ pub enum DbError {
          delete that row, then run again"
     )]
     Dirty(i64),
+    #[error("scratch database: {0}")]
+    Scratch(String),
     #[error("{}: {message}", path.display())]
     LockFile { path: PathBuf, message: String },
 }
