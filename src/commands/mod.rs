@@ -14,12 +14,14 @@ mod audit;
 mod demo;
 mod last_run;
 mod logging;
+mod rehearse;
 mod run;
 mod validate;
 
 pub use audit::{audit_verify, keygen};
 pub use demo::{demo, shipped_runbook};
 pub use logging::init_logging;
+pub use rehearse::{RehearseOptions, rehearse};
 pub use run::{RunOptions, run};
 pub use validate::validate;
 

@@ -38,11 +38,16 @@ pub struct RunOptions {
 impl RunOptions {
     /// `--database-url`, else `DATABASE_URL` from the environment or `.env` (as sqlx-cli).
     pub fn database_url(&self) -> Option<String> {
-        self.database_url.clone().or_else(|| {
-            let _ = dotenvy::dotenv();
-            std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())
-        })
+        database_url(self.database_url.clone())
     }
+}
+
+/// The URL given, else `DATABASE_URL` from the environment or `.env` (as sqlx-cli).
+pub(super) fn database_url(given: Option<String>) -> Option<String> {
+    given.or_else(|| {
+        let _ = dotenvy::dotenv();
+        std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())
+    })
 }
 
 pub async fn run(opts: RunOptions, start: Branch) -> i32 {
@@ -290,7 +295,7 @@ fn seal(journal: &Mutex<Journal>, log_path: &Path, ending: &Ending) -> Result<i3
     Ok(code)
 }
 
-fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, Fail> {
+pub(super) fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, Fail> {
     sets.iter()
         .map(|s| {
             s.split_once('=')
