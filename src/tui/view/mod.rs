@@ -4,6 +4,7 @@
 mod audit;
 mod detail;
 mod dialogs;
+mod eta;
 mod gate;
 mod header;
 mod plan;
