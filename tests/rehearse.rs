@@ -5,8 +5,9 @@
 
 mod db_common;
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use runsheet::db::migrations::TABLE;
 use runsheet::db::schema::Schema;
@@ -76,7 +77,7 @@ impl Given {
 
     /// `runsheet rehearse TARGET --database-url URL [--seed seed.sql] EXTRA...`: a server's
     /// scratch database starts empty, so it gets the legacy data as a seed; a SQLite file is copied.
-    fn rehearse(&self, target: &Path, extra: &[&str]) -> Output {
+    fn command(&self, target: &Path, extra: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runsheet"));
         command
             .current_dir(self.dir.path())
@@ -89,7 +90,12 @@ impl Given {
         if self.server.is_some() {
             command.args(["--seed", "seed.sql"]);
         }
-        let output = command.args(extra).output().unwrap();
+        command.args(extra);
+        command
+    }
+
+    fn rehearse(&self, target: &Path, extra: &[&str]) -> Output {
+        let output = self.command(target, extra).output().unwrap();
         eprintln!("{}", text(&output));
         assert!(!text(&output).contains(SECRET), "the password shows:\n{}", text(&output));
         output
@@ -404,6 +410,51 @@ async fn sqlite_rehearses_only_what_the_given_file_has_not_applied() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(text(&output).contains("cannot rehearse: migration 1:"), "{}", text(&output));
     assert!(text(&output).contains("was changed after it was applied"), "{}", text(&output));
+}
+
+/// Ctrl-C while a migration runs: exit 130, and the scratch database is removed all the same.
+async fn ctrl_c_removes_the_scratch_database(dialect: Dialect, test: &str) {
+    let Some(given) = Given::new(dialect, test).await else { return };
+    let slow = match dialect {
+        Dialect::Postgres => "SELECT pg_sleep(60);\n",
+        Dialect::MySql => "SELECT SLEEP(60);\n",
+        Dialect::Sqlite => {
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3000000000) \
+             SELECT count(*) FROM n;\n"
+        }
+    };
+    let migrations = folder(&[("1_slow.up.sql", slow), ("1_slow.down.sql", "SELECT 1;\n")]);
+    let mut child =
+        given.command(migrations.path(), &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut shown = String::new();
+    while !shown.contains("rehearse: working on ") {
+        assert!(stderr.read_line(&mut shown).unwrap() > 0, "ended before it started: {shown}");
+    }
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    stderr.read_to_string(&mut shown).unwrap();
+    let output = Output { stderr: shown.into_bytes(), ..child.wait_with_output().unwrap() };
+    eprintln!("{}", text(&output));
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output));
+    assert!(text(&output).contains("rehearse: interrupted"), "{}", text(&output));
+    given.assert_scratch_removed(&output).await;
+    given.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_ctrl_c_removes_the_scratch_database() {
+    ctrl_c_removes_the_scratch_database(Dialect::Sqlite, "sqlite_ctrl_c_removes_the_scratch_database").await;
+}
+
+#[tokio::test]
+async fn postgres_ctrl_c_removes_the_scratch_database() {
+    ctrl_c_removes_the_scratch_database(Dialect::Postgres, "postgres_ctrl_c_removes_the_scratch_database").await;
+}
+
+#[tokio::test]
+async fn mysql_ctrl_c_removes_the_scratch_database() {
+    ctrl_c_removes_the_scratch_database(Dialect::MySql, "mysql_ctrl_c_removes_the_scratch_database").await;
 }
 
 // ---------------------------------------------------------------- bad input

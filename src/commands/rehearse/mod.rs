@@ -22,7 +22,7 @@ use super::run::database_url;
 use super::{Fail, exit};
 use crate::db::scratch::Scratch;
 use crate::db::{Db, DbUrl};
-use crate::model::rehearsal::{Outcome, Rehearsal};
+use crate::model::rehearsal::{Outcome, Rehearsal, RehearsedMigration};
 use crate::model::{DIALECTS, MigrationSet, Runbook, load_runbook};
 
 /// The options of `runsheet rehearse`.
@@ -126,87 +126,129 @@ fn load_folder(dir: &Path) -> Result<MigrationSet, Fail> {
 
 async fn rehearse_checked(opts: RehearseOptions) -> Result<i32, Fail> {
     let plan = plan(&opts)?;
-    let mut failed = false;
-    let mut migrations = Vec::new();
-    if let Some(set) = &plan.migrations {
-        let rehearsed = match on_scratch(&plan, async |db: &mut Db| checks::rehearse(db, set).await).await? {
-            Some(rehearsed) => rehearsed,
-            None => return Ok(exit::INTERRUPTED),
-        };
-        print!("{}", report::migrations(set, &rehearsed));
-        failed |= rehearsed.refused.is_some()
-            || rehearsed.migrations.iter().flat_map(|m| &m.checks).any(|c| c.outcome == Outcome::Failed);
-        migrations = rehearsed.migrations;
-    }
-    if let Some(runbook) = &plan.runbook {
-        let audit_dir = opts.audit_dir.clone().unwrap_or_else(|| default_audit_dir(runbook));
-        let scratch = create_scratch(&plan).await?;
-        let runs = match interruptible(seeded(&plan, &scratch)).await {
-            Some(Ok(())) => runs::run_branches(runbook, &opts, scratch.url(), &audit_dir).await,
-            Some(Err(fail)) => {
-                drop_scratch(scratch).await;
-                return Err(fail);
-            }
-            None => {
-                drop_scratch(scratch).await;
+    let mut interrupt = Interrupt::listen()?;
+    let (migrations, failed) = match &plan.migrations {
+        None => (Vec::new(), false),
+        Some(set) => {
+            let work = async |db: &mut Db| checks::rehearse(db, set).await;
+            let Some(rehearsed) = on_scratch(&plan, &mut interrupt, work).await? else {
                 return Ok(exit::INTERRUPTED);
-            }
-        };
-        let database = scratch.describe();
-        drop_scratch(scratch).await;
-        if let Some(last) = runs.last().filter(|r| r.code == exit::INTERRUPTED || r.code == exit::INVALID) {
-            return Ok(last.code);
+            };
+            print!("{}", report::migrations(set, &rehearsed));
+            let mut checks = rehearsed.migrations.iter().flat_map(|m| &m.checks);
+            let failed = rehearsed.refused.is_some() || checks.any(|c| c.outcome == Outcome::Failed);
+            (rehearsed.migrations, failed)
         }
-        let steps: Vec<_> = runs.iter().flat_map(|run| runs::steps(runbook, run)).collect();
-        print!("{}", report::runs(&runs, &steps));
-        failed |= runs.iter().any(|r| !r.passed());
-        let rehearsal = Rehearsal {
-            runbook: runbook.name.clone(),
-            content_hash: runbook.content_hash.clone(),
-            dialect: plan.url.dialect().name().into(),
-            database,
-            rehearsed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            runsheet: env!("CARGO_PKG_VERSION").into(),
-            passed: !failed,
-            migrations,
-            audit_logs: runs.iter().map(|r| r.log.clone()).collect(),
-            steps,
-        };
-        let out = opts.out.clone().unwrap_or_else(|| Rehearsal::path_for(&runbook.path));
-        write_rehearsal(&out, &rehearsal)?;
-        println!("rehearsal file: {}", out.display());
+    };
+    match &plan.runbook {
+        Some(runbook) => rehearse_runbook(&opts, &plan, runbook, migrations, failed, &mut interrupt).await,
+        None => Ok(verdict(failed)),
     }
+}
+
+/// The runbook's runs on a second scratch database, then the rehearsal file.
+async fn rehearse_runbook(
+    opts: &RehearseOptions,
+    plan: &Plan,
+    runbook: &Runbook,
+    migrations: Vec<RehearsedMigration>,
+    mut failed: bool,
+    interrupt: &mut Interrupt,
+) -> Result<i32, Fail> {
+    let audit_dir = opts.audit_dir.clone().unwrap_or_else(|| default_audit_dir(runbook));
+    let scratch = create_scratch(plan).await?;
+    let runs = match interrupt.around(seeded(plan, &scratch)).await {
+        Some(Ok(())) => runs::run_branches(runbook, opts, scratch.url(), &audit_dir, interrupt).await,
+        Some(Err(fail)) => {
+            drop_scratch(scratch).await;
+            return Err(fail);
+        }
+        None => {
+            drop_scratch(scratch).await;
+            return Ok(exit::INTERRUPTED);
+        }
+    };
+    let database = scratch.describe();
+    drop_scratch(scratch).await;
+    let Some(runs) = runs else { return Ok(exit::INTERRUPTED) };
+    if let Some(invalid) = runs.iter().find(|r| r.code == exit::INVALID) {
+        return Ok(invalid.code);
+    }
+    let steps: Vec<_> = runs.iter().flat_map(|run| runs::steps(runbook, run)).collect();
+    print!("{}", report::runs(&runs, &steps));
+    failed |= runs.iter().any(|r| !r.passed());
+    let rehearsal = Rehearsal {
+        runbook: runbook.name.clone(),
+        content_hash: runbook.content_hash.clone(),
+        dialect: plan.url.dialect().name().into(),
+        database,
+        rehearsed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        runsheet: env!("CARGO_PKG_VERSION").into(),
+        passed: !failed,
+        migrations,
+        audit_logs: runs.iter().map(|r| r.log.clone()).collect(),
+        steps,
+    };
+    let out = opts.out.clone().unwrap_or_else(|| Rehearsal::path_for(&runbook.path));
+    write_rehearsal(&out, &rehearsal)?;
+    println!("rehearsal file: {}", out.display());
+    Ok(verdict(failed))
+}
+
+fn verdict(failed: bool) -> i32 {
     println!("{}", if failed { "rehearsal FAILED" } else { "rehearsal passed" });
-    Ok(if failed { code::FAILED } else { 0 })
+    if failed { code::FAILED } else { 0 }
 }
 
 /// Runs `work` on a new scratch database (seeded first), then drops it, also when `work`
 /// fails; None when Ctrl-C interrupted it.
 async fn on_scratch<T>(
     plan: &Plan,
+    interrupt: &mut Interrupt,
     work: impl AsyncFnOnce(&mut Db) -> crate::db::Result<T>,
 ) -> Result<Option<T>, Fail> {
     let scratch = create_scratch(plan).await?;
-    let done = interruptible(async {
-        seeded(plan, &scratch).await?;
-        let mut db = Db::connect(scratch.url()).await.map_err(|e| not_done(&e))?;
-        let result = work(&mut db).await.map_err(|e| not_done(&e));
-        let _ = db.close().await;
-        result
-    })
-    .await;
+    let done = interrupt
+        .around(async {
+            seeded(plan, &scratch).await?;
+            let mut db = Db::connect(scratch.url()).await.map_err(|e| not_done(&e))?;
+            let result = work(&mut db).await.map_err(|e| not_done(&e));
+            let _ = db.close().await;
+            result
+        })
+        .await;
     drop_scratch(scratch).await;
     done.transpose()
 }
 
-/// None when Ctrl-C came first.
-async fn interruptible<T>(work: impl Future<Output = T>) -> Option<T> {
-    tokio::select! {
-        done = work => Some(done),
-        _ = tokio::signal::ctrl_c() => {
-            say!("rehearse: interrupted");
-            None
+/// Ctrl-C, listened for from the start: one pressed while a scratch database is being
+/// created, or between two phases, neither kills the process before the scratch database is
+/// removed nor is lost.
+struct Interrupt(tokio::signal::unix::Signal);
+
+impl Interrupt {
+    fn listen() -> Result<Interrupt, Fail> {
+        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .map_err(|e| Fail::new(code::NOT_DONE, format!("cannot listen for Ctrl-C: {e}")))?;
+        Ok(Interrupt(signal))
+    }
+
+    /// `work`, unless Ctrl-C comes (or came) first: then None.
+    async fn around<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            _ = self.0.recv() => {
+                say!("rehearse: interrupted");
+                None
+            }
+            done = work => Some(done),
         }
+    }
+
+    /// Whether Ctrl-C was pressed since last asked.
+    fn pressed(&mut self) -> bool {
+        use futures_util::FutureExt;
+        self.0.recv().now_or_never().is_some()
     }
 }
 

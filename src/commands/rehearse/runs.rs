@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::RehearseOptions;
+use super::{Interrupt, RehearseOptions};
 use crate::commands::exit;
 use crate::commands::run::{RunOptions, run};
 use crate::db::DbUrl;
@@ -37,15 +37,24 @@ impl BranchRun {
     }
 }
 
-/// Runs the main branch, then (when the runbook has one) the rollback branch. Stops after an
-/// interrupted run or one refused as invalid input.
-pub async fn run_branches(runbook: &Runbook, opts: &RehearseOptions, url: &DbUrl, audit_dir: &Path) -> Vec<BranchRun> {
+/// Runs the main branch, then (when the runbook has one) the rollback branch; stops after a
+/// run refused as invalid input. None when interrupted by Ctrl-C.
+pub async fn run_branches(
+    runbook: &Runbook,
+    opts: &RehearseOptions,
+    url: &DbUrl,
+    audit_dir: &Path,
+    interrupt: &mut Interrupt,
+) -> Option<Vec<BranchRun>> {
     let mut branches = vec![Branch::Main];
     if !runbook.rollback.is_empty() {
         branches.push(Branch::Rollback);
     }
     let mut runs = Vec::new();
     for branch in branches {
+        if interrupt.pressed() {
+            return None;
+        }
         let name = match branch {
             Branch::Main => "main",
             Branch::Rollback => "rollback",
@@ -68,12 +77,16 @@ pub async fn run_branches(runbook: &Runbook, opts: &RehearseOptions, url: &DbUrl
         let clock = Instant::now();
         let code = run(options, branch).await;
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // The run saw the Ctrl-C first and recorded it in its audit log.
+        if code == exit::INTERRUPTED || interrupt.pressed() {
+            return None;
+        }
         runs.push(BranchRun { branch, code, log, duration_ms });
-        if code == exit::INTERRUPTED || code == exit::INVALID {
+        if code == exit::INVALID {
             break;
         }
     }
-    runs
+    Some(runs)
 }
 
 /// The steps of `run`'s branch as its audit log recorded them, in runbook order: the time
