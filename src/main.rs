@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use runsheet::commands::{self, RunOptions, StatusOptions};
+use runsheet::commands::{self, RehearseOptions, RunOptions, StatusOptions};
 use runsheet::model::Branch;
 
 #[derive(Parser)]
@@ -32,6 +32,9 @@ enum Command {
         #[arg(long)]
         runbook: Option<PathBuf>,
     },
+    /// Try a runbook's migrations (or a migrations folder) on a scratch database: up, replayed,
+    /// down, up again; given a runbook, run it and its rollback branch there too.
+    Rehearse(RehearseArgs),
     /// Parse and check runbooks, their checklists and migrations; run nothing.
     Validate {
         #[arg(required = true)]
@@ -79,6 +82,53 @@ enum AuditCommand {
         #[arg(long)]
         allowed_signers: Option<PathBuf>,
     },
+}
+
+#[derive(Args)]
+struct RehearseArgs {
+    /// A runbook, or a migrations folder (with postgres/, mysql/, sqlite/ folders, or one for all).
+    target: PathBuf,
+    /// The database whose server (or SQLite file) the scratch database is made from; never changed.
+    /// Default: DATABASE_URL, also read from .env.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// SQL run on each scratch database first, e.g. the schema the migrations start from.
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// The rehearsal file. Default: beside the runbook, <runbook>.rehearsal.json
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Where the runs' audit logs go. Default: audit/rehearsals/<runbook name>-<time>
+    #[arg(long, value_name = "DIR")]
+    audit_dir: Option<PathBuf>,
+    /// Who rehearses, for the audit logs. Default: $RUNSHEET_OPERATOR, then $USER.
+    #[arg(long)]
+    operator: Option<String>,
+    /// The operator's role.
+    #[arg(long)]
+    role: Option<String>,
+    /// Signing key of the audit logs. Default: $RUNSHEET_KEY, then ~/.config/runsheet/id_ed25519.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Override a runbook variable: --set name=value (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+}
+
+impl RehearseArgs {
+    fn options(self) -> RehearseOptions {
+        RehearseOptions {
+            target: self.target,
+            database_url: self.database_url,
+            seed: self.seed,
+            out: self.out,
+            audit_dir: self.audit_dir,
+            operator: self.operator,
+            role: self.role,
+            key: self.key,
+            set: self.set,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -158,6 +208,7 @@ async fn main() -> ExitCode {
         Command::Status { database_url, migrations, runbook } => {
             commands::status(StatusOptions { database_url, migrations, runbook }).await
         }
+        Command::Rehearse(args) => commands::rehearse(args.options()).await,
         Command::Validate { runbooks } => commands::validate(&runbooks),
         Command::Lint { dirs, dialect, database_url } => {
             commands::lint(commands::LintOptions { dirs, dialect, database_url }).await

@@ -30,19 +30,6 @@ async fn on_two_scratches(dialect: Dialect, test: &str, scenario: impl AsyncFnOn
     reference.drop_now().await.unwrap();
 }
 
-/// Whether the server still has a database of that name.
-async fn exists(server: &str, name: &str) -> bool {
-    let url = DbUrl::parse(server).unwrap();
-    let sql = match url.dialect() {
-        Dialect::Postgres => "SELECT count(*) FROM pg_database WHERE datname = $1",
-        _ => "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?",
-    };
-    let mut db = Db::connect(&url).await.unwrap();
-    let count = db.query_value(sql, &[name.to_string()]).await.unwrap();
-    db.close().await.unwrap();
-    count.as_deref() == Some("1")
-}
-
 async fn scratch_databases_come_and_go(dialect: Dialect, test: &str) {
     let Some(server) = server_url_or_skip(dialect, test) else {
         return;
@@ -51,18 +38,18 @@ async fn scratch_databases_come_and_go(dialect: Dialect, test: &str) {
     let name = scratch.name().to_string();
     assert!(name.starts_with(&format!("runsheetscratch_{}_", std::process::id())), "{name}");
     assert_eq!(scratch.url().database_name().as_deref(), Some(name.as_str()));
-    assert!(exists(&server, &name).await);
+    assert!(db_common::database_exists(&server, &name).await);
     // A connection left open does not stop the drop.
     let mut open = Db::connect(scratch.url()).await.unwrap();
     open.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)").await.unwrap();
     scratch.drop_now().await.unwrap();
-    assert!(!exists(&server, &name).await, "drop_now drops it");
+    assert!(!db_common::database_exists(&server, &name).await, "drop_now drops it");
     drop(open);
 
     let forgotten = ScratchDatabase::create(&server, PREFIX).await.unwrap();
     let name = forgotten.name().to_string();
     drop(forgotten);
-    assert!(!exists(&server, &name).await, "Drop drops it as a safety net");
+    assert!(!db_common::database_exists(&server, &name).await, "Drop drops it as a safety net");
 }
 
 async fn password_never_shown(dialect: Dialect, test: &str) {
@@ -181,6 +168,17 @@ async fn postgres_values_render_as_text() {
 #[tokio::test]
 async fn mysql_values_render_as_text() {
     on_scratch(Dialect::MySql, "mysql_values_render_as_text", mysql_values).await;
+}
+
+#[tokio::test]
+async fn postgres_schema_fingerprint_names_what_changed() {
+    on_scratch(Dialect::Postgres, "postgres_schema_fingerprint_names_what_changed", db_common::schema_fingerprint)
+        .await;
+}
+
+#[tokio::test]
+async fn mysql_schema_fingerprint_names_what_changed() {
+    on_scratch(Dialect::MySql, "mysql_schema_fingerprint_names_what_changed", db_common::schema_fingerprint).await;
 }
 
 #[tokio::test]

@@ -70,6 +70,12 @@ async fn migrations_match_sqlx_and_revert_to_an_empty_schema() {
 }
 
 #[tokio::test]
+async fn schema_fingerprint_names_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    db_common::schema_fingerprint(&file_url(&dir, "schema.db")).await;
+}
+
+#[tokio::test]
 async fn a_failing_migration_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     db_common::failing_migration(&file_url(&dir, "failing.db")).await;

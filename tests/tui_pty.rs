@@ -246,3 +246,44 @@ async fn a_running_commands_output_shows_live() {
     tui.keys("q");
     assert_eq!(tui.exit_code(), 0);
 }
+
+/// After `runsheet rehearse`, the run's header says how long the steps should take; once the
+/// runbook changes, the rehearsal no longer counts and the UI says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rehearsal_beside_the_runbook_gives_the_time_to_go() {
+    let setup = Setup::new().await;
+    let dir = setup.dir.path();
+    std::fs::create_dir(dir.join("migrations")).unwrap();
+    std::fs::write(dir.join("migrations/1_t.up.sql"), "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY);\n")
+        .unwrap();
+    std::fs::write(dir.join("migrations/1_t.down.sql"), "DROP TABLE t;\n").unwrap();
+    let runbook = dir.join("small.yaml");
+    let text = "name: small\ntitle: Small change\nmigrations: migrations\nsteps:\n  \
+                - id: count\n    title: Count the orders\n    check: { sql: SELECT count(*) FROM external_order, expect: \"> 0\" }\n  \
+                - id: expand\n    title: Add table t\n    migrate: {}\n\
+                rollback:\n  - id: revert\n    title: Drop table t\n    revert: { to: 0 }\n";
+    std::fs::write(&runbook, text).unwrap();
+    let key = dir.join("key");
+    let (runbook_arg, key_arg) = (runbook.to_str().unwrap(), key.to_str().unwrap());
+    let rehearsed = std::process::Command::new(env!("CARGO_BIN_EXE_runsheet"))
+        .current_dir(dir)
+        .env("RUNSHEET_LOG_DIR", dir.join("logs"))
+        .args(["rehearse", runbook_arg, "--database-url", &setup.url, "--key", key_arg])
+        .output()
+        .unwrap();
+    assert_eq!(rehearsed.status.code(), Some(0), "{}", String::from_utf8_lossy(&rehearsed.stdout));
+    assert!(dir.join("small.rehearsal.json").is_file());
+
+    let args = ["run", runbook_arg, "--database-url", &setup.url, "--key", key_arg];
+    let mut tui = Tui::start(dir, &args);
+    tui.wait_for("to go (rehearsed) ");
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 3);
+
+    std::fs::write(&runbook, text.replace("Small change", "Small change, edited")).unwrap();
+    let mut tui = Tui::start(dir, &args);
+    tui.wait_for("small.rehearsal.json is for another version of the runbook");
+    assert!(!tui.contents().contains("to go (rehearsed)"));
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 3);
+}

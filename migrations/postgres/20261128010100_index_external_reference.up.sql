@@ -3,7 +3,9 @@
 -- transaction block, and sqlx sends a file as one multi-statement string (one implicit
 -- transaction): hence a file of its own, with this statement alone and the marker above as its
 -- very first bytes. It waits for every transaction older than itself to finish.
--- A failure leaves an INVALID index behind: drop it with
+-- IF NOT EXISTS: running the file a second time changes nothing (`runsheet rehearse` checks it).
+-- The price: a failed build leaves an INVALID index behind, which IF NOT EXISTS would keep
+-- while reporting success. So after a failure, drop it before retrying:
 --   DROP INDEX CONCURRENTLY external_order_external_reference_idx;
--- before retrying. No IF NOT EXISTS: it would keep the invalid index and report success.
-CREATE INDEX CONCURRENTLY external_order_external_reference_idx ON external_order (external_reference);
+-- (`runsheet rehearse` marks an invalid index in the schema it compares.)
+CREATE INDEX CONCURRENTLY IF NOT EXISTS external_order_external_reference_idx ON external_order (external_reference);

@@ -16,6 +16,7 @@ use crate::engine::{Actor, Event, Pace};
 use crate::exec::{Ending, ExecError, Run};
 use crate::headless::{Answers, Decisions, Headless};
 use crate::journal::{self, Journal};
+use crate::model::rehearsal::Rehearsal;
 use crate::model::{Branch, MigrationSet, Runbook, Step, StepKind, load_runbook};
 use crate::tui::app::{App, Header};
 use crate::tui::bridge::bridge;
@@ -173,7 +174,8 @@ async fn run_checked(opts: RunOptions, start: Branch) -> Result<i32, Fail> {
         face: (),
     };
     let ended = if tui {
-        let mut app = App::new(Arc::clone(&runbook), vars, header);
+        // The rehearsal beside the runbook gives each step's expected time and the time to go.
+        let mut app = App::new(Arc::clone(&runbook), vars, header).with_rehearsal(Rehearsal::find(&runbook));
         if let Some(context) = rollback_context {
             app = app.with_rollback_context(context);
         }
@@ -324,7 +326,7 @@ fn seal(journal: &Mutex<Journal>, log_path: &Path, ending: &Ending) -> Result<i3
     Ok(code)
 }
 
-fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, Fail> {
+pub(super) fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, Fail> {
     sets.iter()
         .map(|s| {
             s.split_once('=')

@@ -35,6 +35,8 @@ pub enum DbError {
         repair = super::half_applied::repair(*.0)
     )]
     Dirty(i64),
+    #[error("scratch database: {0}")]
+    Scratch(String),
     #[error("{}: {message}", path.display())]
     LockFile { path: PathBuf, message: String },
 }

@@ -9,6 +9,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 use super::half_applied::HalfApplied;
+use super::schema::Schema;
 use super::{Conn, Db, DbError, Dialect, Result, on_conn};
 use crate::engine::MigrationRun;
 use crate::model::{MigrationFile, MigrationSet};
@@ -176,6 +177,43 @@ pub async fn revert_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRu
     };
     let took = db.migrate().revert(TABLE, &to_sqlx(file, true)).await.map_err(|e| failed(db, file, true, e))?;
     Ok(run(file, row.checksum, took))
+}
+
+/// Runs an applied migration's up SQL a second time, outside sqlx's bookkeeping (which would
+/// refuse the version), and returns the schema as the replay left it. Where the file runs in
+/// a transaction (everywhere but a `-- no-transaction` file on PostgreSQL or SQLite), the
+/// replay runs in one too and is rolled back after the schema is read, so that a replayed
+/// data change leaves no trace; MariaDB/MySQL commit DDL at once, there the replay stays.
+pub async fn replay_up(db: &mut Db, file: &MigrationFile) -> Result<Schema> {
+    let in_transaction = !to_sqlx(file, false).no_tx || db.dialect() == Dialect::MySql;
+    if !in_transaction {
+        db.execute(&file.up_sql).await.map_err(|e| replay_failed(file, e))?;
+        return Schema::read(db).await;
+    }
+    db.execute("BEGIN").await?;
+    let replayed = match db.execute(&file.up_sql).await {
+        Ok(_) => Schema::read(db).await,
+        Err(e) => Err(replay_failed(file, e)),
+    };
+    let rolled_back = db.execute("ROLLBACK").await;
+    let schema = replayed?;
+    rolled_back?;
+    Ok(schema)
+}
+
+/// Whether a failed replay is excused: SQLite has no `IF [NOT] EXISTS` for `ALTER TABLE …
+/// ADD/DROP COLUMN`, so such a migration cannot be written to replay cleanly; and a file that
+/// runs in a transaction (no `-- no-transaction`) is applied together with its bookkeeping
+/// row, never half, so it never has to run twice.
+pub fn replay_failure_excused(dialect: Dialect, file: &MigrationFile) -> bool {
+    dialect == Dialect::Sqlite && !to_sqlx(file, false).no_tx
+}
+
+fn replay_failed(file: &MigrationFile, e: DbError) -> DbError {
+    DbError::Migration {
+        version: file.version,
+        message: format!("{} failed a second time: {e}", file.up_path.display()),
+    }
 }
 
 fn run(file: &MigrationFile, checksum: String, took: std::time::Duration) -> MigrationRun {

@@ -1,6 +1,6 @@
 //! Databases by URL (`postgres://`, `mysql://`/`mariadb://`, `sqlite:`), and every difference
 //! between their dialects in one place: placeholders, value rendering, the run lock, the
-//! migrations wrapper over sqlx's `Migrate` trait, scratch databases.
+//! migrations wrapper over sqlx's `Migrate` trait, the schema fingerprint, scratch databases.
 
 pub mod backfill;
 mod error;
@@ -9,6 +9,7 @@ pub mod keyset;
 pub mod lock;
 pub mod migrations;
 mod params;
+pub mod schema;
 pub mod scratch;
 pub mod statements;
 pub mod url;

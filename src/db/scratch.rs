@@ -1,5 +1,6 @@
 //! Scratch databases on a PostgreSQL or MariaDB server, for tests and rehearsals, and the
-//! environment variables that name the test servers.
+//! environment variables that name the test servers. `Scratch` is what a rehearsal works on
+//! in every dialect: a scratch database on the server, or a SQLite file in a temporary folder.
 //!
 //! Dropping a scratch database is async, `Drop` is not: `drop_now().await` is the way to drop
 //! one. As a safety net, a `ScratchDatabase` dropped without it (a failed assertion, an early
@@ -7,11 +8,14 @@
 //! joined before `Drop` returns: it never needs the caller's runtime (which may be the one
 //! being blocked), and nothing is left running after the value is gone.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::{Db, DbError, DbUrl, Dialect, Result};
 use rand_core::{OsRng, RngCore};
+use sqlx::{ConnectOptions, Connection};
+
+use super::{Db, DbError, DbUrl, Dialect, Result, sql_error};
 
 /// How long the safety net in `Drop` may take.
 const DROP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -114,6 +118,80 @@ impl Drop for ScratchDatabase {
             tracing::warn!(database = %self.name, "scratch database not dropped: {message}");
         }
     }
+}
+
+/// A database to rehearse on, never the given one: on a server, a new database next to it
+/// (dropped afterwards); on SQLite, a file in a temporary folder (removed afterwards), a
+/// consistent copy of the given file when it exists, else empty.
+pub enum Scratch {
+    Server(ScratchDatabase),
+    Sqlite {
+        url: DbUrl,
+        copy_of: Option<PathBuf>,
+        /// Removed with everything in it when the value is dropped.
+        folder: tempfile::TempDir,
+    },
+}
+
+impl Scratch {
+    pub async fn create(given: &DbUrl, prefix: &str) -> Result<Scratch> {
+        if given.dialect() != Dialect::Sqlite {
+            return Ok(Scratch::Server(ScratchDatabase::create(given.expose_url(), prefix).await?));
+        }
+        let folder = tempfile::Builder::new()
+            .prefix(&format!("runsheet-{prefix}-"))
+            .tempdir()
+            .map_err(|e| DbError::Scratch(format!("cannot create a temporary folder: {e}")))?;
+        let file = folder.path().join("scratch.db");
+        let copy_of = given.sqlite_path().filter(|p| p.is_file()).map(PathBuf::from);
+        if copy_of.is_some() {
+            copy_sqlite(given, &file).await?;
+        }
+        let url = DbUrl::parse(&format!("sqlite:{}", file.display()))?;
+        Ok(Scratch::Sqlite { url, copy_of, folder })
+    }
+
+    /// The URL of the scratch database.
+    pub fn url(&self) -> &DbUrl {
+        match self {
+            Scratch::Server(db) => db.url(),
+            Scratch::Sqlite { url, .. } => url,
+        }
+    }
+
+    /// What and where it is, in words (never a password).
+    pub fn describe(&self) -> String {
+        match self {
+            Scratch::Server(db) => format!("scratch database {}", db.url().display_target()),
+            Scratch::Sqlite { url, copy_of: Some(source), .. } => {
+                format!("a copy of {} at {}", source.display(), url.display_target())
+            }
+            Scratch::Sqlite { url, copy_of: None, .. } => format!("an empty SQLite file at {}", url.display_target()),
+        }
+    }
+
+    /// Drops the database or removes the folder.
+    pub async fn drop_now(self) -> Result<()> {
+        match self {
+            Scratch::Server(db) => db.drop_now().await,
+            Scratch::Sqlite { folder, .. } => {
+                folder.close().map_err(|e| DbError::Scratch(format!("cannot remove the temporary folder: {e}")))
+            }
+        }
+    }
+}
+
+/// `VACUUM INTO` a new file: a consistent snapshot even while others write, with the given
+/// file opened read-only so that nothing can change it.
+async fn copy_sqlite(given: &DbUrl, to: &std::path::Path) -> Result<()> {
+    let connect_error = |e: sqlx::Error| DbError::Connect { target: given.display_target(), message: e.to_string() };
+    let options = given.sqlite_options().map_err(connect_error)?.read_only(true).create_if_missing(false);
+    let mut conn = options.connect().await.map_err(connect_error)?;
+    let target = to.to_str().ok_or_else(|| DbError::Scratch(format!("{} is not UTF-8", to.display())))?;
+    let copied = sqlx::query("VACUUM INTO ?").bind(target).execute(&mut conn).await;
+    let closed = conn.close().await;
+    copied.map_err(|e| sql_error(given, e))?;
+    closed.map_err(|e| sql_error(given, e))
 }
 
 async fn drop_database(server: &DbUrl, name: &str) -> Result<()> {

@@ -8,6 +8,7 @@ mod load;
 mod migrations;
 pub(crate) mod positions;
 mod raw;
+pub mod rehearsal;
 mod source;
 mod steps;
 mod template;

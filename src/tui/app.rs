@@ -20,6 +20,7 @@ use crate::engine::{
     Actor, Effect, Engine, Event, Facts, FailureChoice, GateDecision, ItemStatus, RunOutcome, StepState, StepStatus,
 };
 use crate::exec::Reply;
+use crate::model::rehearsal::{Lookup, Rehearsal};
 use crate::model::{Branch, Runbook, Step, StepKind, Window};
 
 /// What the header says about the run.
@@ -199,6 +200,8 @@ pub struct App {
     pub(super) running_since: Option<DateTime<Utc>>,
     /// Main-branch migrate steps whose migrations a later revert took back: the revert's id.
     pub(super) rolled_back: HashMap<usize, String>,
+    /// The runbook's rehearsal, for the time each step and the rest of the run should take.
+    pub(super) rehearsal: Option<Rehearsal>,
 }
 
 impl App {
@@ -225,6 +228,7 @@ impl App {
             now: None,
             running_since: None,
             rolled_back: HashMap::new(),
+            rehearsal: None,
         }
     }
 
@@ -233,6 +237,17 @@ impl App {
         self.rollback_context = Some(ctx);
         self.screen = Screen::Plan;
         self.selected = (Branch::Rollback, 0);
+        self
+    }
+
+    /// The rehearsal file found beside the runbook: its times are shown; one that cannot be
+    /// used is said so once.
+    pub fn with_rehearsal(mut self, lookup: Lookup) -> App {
+        match lookup {
+            Lookup::Found(rehearsal) => self.rehearsal = Some(rehearsal),
+            Lookup::Ignored(why) => self.message = Some(Message { text: why, alert: false }),
+            Lookup::Missing => {}
+        }
         self
     }
 

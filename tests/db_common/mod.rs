@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use runsheet::db::migrations::{self, AppliedRow};
+use runsheet::db::schema::Schema;
 use runsheet::db::{Db, DbError, DbUrl, Dialect, RunLock};
 use runsheet::model::MigrationSet;
 use sha2::{Digest, Sha384};
@@ -295,4 +296,64 @@ pub async fn read_only_changes_nothing(url: &DbUrl) {
     migrations::applied(&mut db).await.unwrap();
     assert!(db.has_table(migrations::TABLE).await.unwrap(), "the read-write path creates it, as sqlx does");
     db.close().await.unwrap();
+}
+
+/// The schema fingerprint sees tables, columns, indexes and constraints but not sqlx's table,
+/// and a change names the lines that differ; undoing the change gives the same fingerprint.
+pub async fn schema_fingerprint(url: &DbUrl) {
+    let mut db = Db::connect(url).await.unwrap();
+    migrations::applied(&mut db).await.unwrap();
+    let empty = Schema::read(&mut db).await.unwrap();
+    assert!(empty.lines().is_empty(), "bookkeeping is not schema:\n{}", empty.text());
+    db.execute(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY, code VARCHAR(10) NOT NULL DEFAULT 'x', UNIQUE (code));\n\
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL, qty INTEGER, \
+         FOREIGN KEY (parent_id) REFERENCES parent (id));",
+    )
+    .await
+    .unwrap();
+    let schema = Schema::read(&mut db).await.unwrap();
+    let text = schema.text();
+    eprintln!("{text}");
+    let has = |needle: &str| schema.lines().iter().any(|l| l.contains(needle));
+    assert!(has("table parent") && has("table child"), "{text}");
+    let code = schema.lines().iter().find(|l| l.starts_with("column parent.code ")).expect(&text);
+    assert!(code.contains("not null") && code.contains("'x'"), "{code}");
+    assert!(has("child.qty") && has("child.parent_id"), "{text}");
+    let lower: Vec<String> = schema.lines().iter().map(|l| l.to_lowercase()).collect();
+    assert!(lower.iter().any(|l| l.contains("(parent_id) references parent")), "the foreign key: {text}");
+    assert!(lower.iter().any(|l| l.contains("unique") && l.contains("(code)")), "the unique constraint: {text}");
+
+    let drop_index = match url.dialect() {
+        Dialect::MySql => "DROP INDEX child_qty ON child",
+        _ => "DROP INDEX child_qty",
+    };
+    for (change, undo, name) in [
+        ("CREATE INDEX child_qty ON child (qty)", drop_index, "child_qty"),
+        ("ALTER TABLE child ADD COLUMN note VARCHAR(20)", "ALTER TABLE child DROP COLUMN note", "child.note"),
+    ] {
+        db.execute(change).await.unwrap();
+        let changed = Schema::read(&mut db).await.unwrap();
+        let diff = schema.diff(&changed);
+        assert!(diff.missing.is_empty(), "{change}: {diff:?}");
+        assert_eq!(diff.extra.len(), 1, "{change}: {diff:?}");
+        assert!(diff.extra[0].contains(name), "{change}: {diff:?}");
+        assert_ne!(changed.fingerprint(), schema.fingerprint());
+        db.execute(undo).await.unwrap();
+        assert_eq!(Schema::read(&mut db).await.unwrap().fingerprint(), schema.fingerprint(), "{undo}");
+    }
+    db.close().await.unwrap();
+}
+
+/// Whether the server still has a database of that name.
+pub async fn database_exists(server: &str, name: &str) -> bool {
+    let url = DbUrl::parse(server).unwrap();
+    let sql = match url.dialect() {
+        Dialect::Postgres => "SELECT count(*) FROM pg_database WHERE datname = $1",
+        _ => "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?",
+    };
+    let mut db = Db::connect(&url).await.unwrap();
+    let count = db.query_value(sql, &[name.to_string()]).await.unwrap();
+    db.close().await.unwrap();
+    count.as_deref() == Some("1")
 }

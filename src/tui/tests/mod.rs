@@ -21,6 +21,7 @@ use super::keymap::Key;
 use crate::backfill::{Progress, Throttle};
 use crate::engine::{Actor, BackfillMetrics, Effect, Engine, Event, Facts, MigrationRun, Pace};
 use crate::exec::Reply;
+use crate::model::rehearsal::{Lookup, Rehearsal, RehearsedStep};
 use crate::model::{Branch, Runbook, Window, load_runbook};
 
 const RUNBOOK: &str = r##"
@@ -382,7 +383,51 @@ fn reverted() -> Facts {
     Facts::Reverted { migrations: vec![migration(2, "add index", 35), migration(1, "add column", 12)] }
 }
 
+/// A rehearsal of the fixture: each step's time, `backup_ms` for the backup.
+fn rehearsal(runbook: &Runbook, backup_ms: u64) -> Lookup {
+    let times = [
+        ("count-before", 85),
+        ("no-dupes", 120),
+        ("backup", backup_ms),
+        ("go-no-go", 300),
+        ("expand", 1872),
+        ("rows-kept", 40),
+        ("smoke", 0),
+        ("revert", 60),
+        ("column-gone", 5),
+        ("tell", 0),
+    ];
+    let steps = times
+        .into_iter()
+        .map(|(id, duration_ms)| RehearsedStep {
+            id: id.into(),
+            branch: runbook.step(id).unwrap().0,
+            duration_ms,
+            outcome: "done".into(),
+        })
+        .collect();
+    Lookup::Found(Rehearsal {
+        runbook: runbook.name.clone(),
+        content_hash: runbook.content_hash.clone(),
+        dialect: "postgres".into(),
+        database: "scratch database db.example:5432/rehearse_1".into(),
+        rehearsed_at: "2026-11-27T10:00:00Z".into(),
+        runsheet: "0.1.0".into(),
+        passed: true,
+        migrations: Vec::new(),
+        audit_logs: Vec::new(),
+        steps,
+    })
+}
+
 impl Sim {
+    /// The same run, its runbook's rehearsal found beside it.
+    fn rehearsed(mut self, backup_ms: u64) -> Sim {
+        let lookup = rehearsal(self.app.runbook(), backup_ms);
+        self.app = self.app.with_rehearsal(lookup);
+        self
+    }
+
     /// Up to the gate, its automated items evaluated (`no_locks` is its value; "0" passes):
     /// the gate view is open and waits for ticks and a decision.
     fn at_gate(no_locks: &str) -> Sim {

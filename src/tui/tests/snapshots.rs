@@ -4,6 +4,7 @@ use insta::assert_snapshot;
 use ratatui::style::{Color, Modifier};
 
 use super::*;
+use crate::model::rehearsal::Lookup;
 
 const W: u16 = 120;
 const H: u16 = 40;
@@ -150,6 +151,36 @@ fn gate_with_ticked_and_unticked_items_and_a_failing_query() {
 #[test]
 fn failure_dialog() {
     assert_snapshot!(Sim::failed().render(W, H));
+}
+
+#[test]
+fn rehearsed_times_per_step_and_to_go() {
+    let sim = Sim::past_gate().rehearsed(4200);
+    let screen = sim.render(W, H);
+    // rows-kept 40 ms, then the smoke test's 15m target: a person's time is not rehearsed.
+    assert!(screen.contains("to go (rehearsed) 15m 00s"), "{screen}");
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn rehearsed_time_past_the_window_is_an_alert() {
+    let sim = Sim::started().rehearsed(2 * 3600 * 1000);
+    let screen = sim.render(W, H);
+    assert!(screen.contains("to go (rehearsed) 2h 15m — past the window"), "{screen}");
+    let fits = Sim::started().rehearsed(4200).render(W, H);
+    assert!(fits.contains("to go (rehearsed) 15m 06s  ") && !fits.contains("past the window"), "{fits}");
+}
+
+#[test]
+fn a_rehearsal_of_another_version_is_ignored_with_a_note() {
+    let runbook = runbook();
+    let header = header(&runbook);
+    let mut sim = Sim::with(Arc::clone(&runbook), header, None);
+    sim.app = sim.app.with_rehearsal(Lookup::Ignored("x.rehearsal.json is for another version".into()));
+    sim.start(Branch::Main);
+    let screen = sim.render(W, H);
+    assert!(screen.contains("x.rehearsal.json is for another version"), "{screen}");
+    assert!(!screen.contains("rehearsed"), "{screen}");
 }
 
 #[test]

@@ -26,6 +26,9 @@ pub(super) fn lines(app: &App, pos: Pos, theme: &Theme) -> Vec<Line<'static>> {
     if let Some(target) = step.target_time {
         facts.push(format!("target {}", humantime::format_duration(target)));
     }
+    if let Some(ms) = app.rehearsal.as_ref().and_then(|r| r.duration_ms(&step.id)) {
+        facts.push(format!("rehearsed {}", millis(ms)));
+    }
     if let Some(timeout) = step.timeout {
         facts.push(format!("timeout {}", humantime::format_duration(timeout)));
     }

@@ -7,7 +7,7 @@ use ratatui::layout::{Alignment, Constraint, Layout};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{Areas, Theme, seconds};
+use super::{Areas, Theme, eta, millis, seconds};
 use crate::model::Window;
 use crate::tui::app::App;
 
@@ -39,6 +39,17 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, areas: &Areas) {
         facts.push(Span::styled("  window ", theme.dim()));
         facts.push(Span::styled(text, if alert { theme.alert() } else { theme.plain() }));
     }
+    if let Some(left) = eta::time_left_ms(app) {
+        facts.push(Span::styled("  to go (rehearsed) ", theme.dim()));
+        let left_ms = chrono::Duration::milliseconds(i64::try_from(left).unwrap_or(i64::MAX));
+        let ends = app.now.and_then(|now| now.checked_add_signed(left_ms));
+        // The rest of the run would not fit in the window: say so before it starts.
+        if header.window.as_ref().zip(ends).is_some_and(|(window, ends)| ends > window_end(window)) {
+            facts.push(Span::styled(format!("{} — past the window", millis(left)), theme.alert()));
+        } else {
+            facts.push(Span::raw(millis(left)));
+        }
+    }
     if header.dry_run {
         facts.push(Span::styled("  DRY RUN: nothing is written", theme.alert()));
     }
@@ -53,6 +64,7 @@ pub(super) fn draw(app: &App, theme: &Theme, frame: &mut Frame, areas: &Areas) {
 /// `1h 12m left`, `opens in 25m 00s`, `CLOSED 5m 00s ago`; true when it calls for attention.
 fn window_left(window: &Window, now: Option<DateTime<Utc>>) -> (String, bool) {
     let start = window.start.with_timezone(&Utc);
+    let end = window_end(window);
     let Some(now) = now else {
         return (
             format!(
@@ -63,8 +75,6 @@ fn window_left(window: &Window, now: Option<DateTime<Utc>>) -> (String, bool) {
             false,
         );
     };
-    let length = chrono::Duration::from_std(window.duration).unwrap_or(chrono::Duration::MAX);
-    let end = start.checked_add_signed(length).unwrap_or(DateTime::<Utc>::MAX_UTC);
     let secs = |d: chrono::Duration| seconds(d.num_seconds().unsigned_abs());
     if now < start {
         (format!("opens in {}", secs(start - now)), false)
@@ -74,6 +84,11 @@ fn window_left(window: &Window, now: Option<DateTime<Utc>>) -> (String, bool) {
     } else {
         (format!("CLOSED {} ago", secs(now - end)), true)
     }
+}
+
+fn window_end(window: &Window) -> DateTime<Utc> {
+    let length = chrono::Duration::from_std(window.duration).unwrap_or(chrono::Duration::MAX);
+    window.start.with_timezone(&Utc).checked_add_signed(length).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]

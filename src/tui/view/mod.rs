@@ -5,6 +5,7 @@ mod audit;
 mod backfill;
 mod detail;
 mod dialogs;
+mod eta;
 mod gate;
 mod header;
 mod plan;

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::{Theme, detail, offset};
+use super::{Theme, detail, eta, millis, offset};
 use crate::engine::StepStatus;
 use crate::model::Branch;
 use crate::tui::app::{App, Pos};
@@ -106,12 +106,29 @@ fn draw_branch(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, branch: 
             let state = &states[index];
             let rolled_back = branch == Branch::Main && app.rolled_back.contains_key(&index);
             let style = if rolled_back { theme.rolled_back() } else { theme.status(state.status) };
-            let mut line = Line::from(vec![
+            let number = format!(" {:>number_width$} ", index + 1);
+            let mut spans = vec![
                 Span::raw(if pos == app.selected { "›" } else { " " }),
                 Span::styled(mark(state.status, rolled_back), style),
-                Span::raw(format!(" {:>number_width$} ", index + 1)),
-                Span::raw(steps[index].title.as_str()),
-            ]);
+            ];
+            match eta::expected_ms(app, &steps[index]) {
+                None => spans.extend([Span::raw(number), Span::raw(steps[index].title.as_str())]),
+                Some(ms) => {
+                    // The rehearsed time at the right edge; the title gives way.
+                    let time = format!(" {}", millis(ms));
+                    let room =
+                        usize::from(inner.width).saturating_sub(4 + number.chars().count() + time.chars().count());
+                    let title = fit(&steps[index].title, room);
+                    let pad = " ".repeat(room - title.chars().count());
+                    spans.extend([
+                        Span::raw(number),
+                        Span::raw(title),
+                        Span::raw(pad),
+                        Span::styled(time, theme.dim()),
+                    ]);
+                }
+            }
+            let mut line = Line::from(spans);
             if pos == app.selected {
                 line = line.style(theme.selected());
             }
@@ -119,6 +136,15 @@ fn draw_branch(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, branch: 
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `text` cut to `width` characters, the cut marked with `…`.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    if width == 0 { kept } else { format!("{kept}…") }
 }
 
 /// The step at a screen position, for mouse clicks: the same geometry as `draw`.
