@@ -4,6 +4,7 @@
 mod diagnostic;
 mod expect;
 mod load;
+mod locks;
 mod migrations;
 pub(crate) mod positions;
 mod raw;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use expect::{Expect, Op, Operand};
 pub use load::{BUILTIN_VARS, load_runbook};
+pub use locks::{LOCKING_KINDS, LockPolicy};
 pub use migrations::{MigrationFile, MigrationSet};
 pub use template::{Part, Ref, Template};
 
@@ -70,6 +72,8 @@ pub struct Step {
     pub target_time: Option<Duration>,
     /// None: the runbook's policy applies.
     pub on_failure: Option<FailurePolicy>,
+    /// The runbook's lock settings with the step's own; used by the kinds in `LOCKING_KINDS`.
+    pub locks: LockPolicy,
 }
 
 #[derive(Debug, Clone)]
