@@ -253,3 +253,15 @@ async fn mysql_same_query_across_a_schema_change() {
     let test = "mysql_same_query_across_a_schema_change";
     on_scratch(Dialect::MySql, test, db_common::same_query_across_a_schema_change).await;
 }
+
+#[tokio::test]
+async fn postgres_lock_timeout_leaves_migrations_clean() {
+    let test = "postgres_lock_timeout_leaves_migrations_clean";
+    on_scratch(Dialect::Postgres, test, db_common::lock_timeout_leaves_migrations_clean).await;
+}
+
+#[tokio::test]
+async fn mysql_lock_timeout_leaves_migrations_clean() {
+    let test = "mysql_lock_timeout_leaves_migrations_clean";
+    on_scratch(Dialect::MySql, test, db_common::lock_timeout_leaves_migrations_clean).await;
+}

@@ -28,6 +28,17 @@ pub enum DbError {
     Dirty(i64),
     #[error("{}: {message}", path.display())]
     LockFile { path: PathBuf, message: String },
+    /// A statement gave up waiting for a lock another session holds (PostgreSQL `lock_timeout`,
+    /// MariaDB `lock_wait_timeout`, SQLite busy): nothing of it was done, it may be retried.
+    #[error("{message}")]
+    LockTimeout { message: String },
+}
+
+impl DbError {
+    /// Whether a statement gave up waiting for a lock, the error worth retrying after a while.
+    pub fn is_lock_timeout(&self) -> bool {
+        matches!(self, DbError::LockTimeout { .. })
+    }
 }
 
 /// Results of the database layer.

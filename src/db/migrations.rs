@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
-use super::{Conn, Db, DbError, Result, on_conn};
+use super::limits::is_lock_timeout;
+use super::{Conn, Db, DbError, Dialect, Result, on_conn};
 use crate::engine::MigrationRun;
 use crate::model::{MigrationFile, MigrationSet};
 
@@ -104,7 +105,10 @@ pub async fn apply_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRun
         return Err(DbError::Migration { version: file.version, message: "is already applied".into() });
     }
     let migration = to_sqlx(file, false);
-    let took = db.migrate().apply(TABLE, &migration).await.map_err(|e| failed(db, file, false, e))?;
+    let took = match db.migrate().apply(TABLE, &migration).await {
+        Ok(took) => took,
+        Err(e) => return Err(after_failure(db, file, false, e).await),
+    };
     Ok(run(file, hex::encode(&*migration.checksum), took))
 }
 
@@ -114,7 +118,10 @@ pub async fn revert_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRu
     let Some(row) = rows.into_iter().find(|row| row.version == file.version) else {
         return Err(DbError::Migration { version: file.version, message: "is not applied: nothing to revert".into() });
     };
-    let took = db.migrate().revert(TABLE, &to_sqlx(file, true)).await.map_err(|e| failed(db, file, true, e))?;
+    let took = match db.migrate().revert(TABLE, &to_sqlx(file, true)).await {
+        Ok(took) => took,
+        Err(e) => return Err(after_failure(db, file, true, e).await),
+    };
     Ok(run(file, row.checksum, took))
 }
 
@@ -161,14 +168,77 @@ async fn read_rows(db: &mut Db) -> Result<Vec<AppliedRow>> {
         .collect())
 }
 
-/// A failed migration, naming its file; the driver's message is scrubbed of the password.
-fn failed(db: &Db, file: &MigrationFile, down: bool, e: MigrateError) -> DbError {
+/// A failed migration, naming its file; the driver's message is scrubbed of the password. A
+/// lock timeout stays one, so that it can be retried (on MariaDB once sqlx's mark is undone).
+async fn after_failure(db: &mut Db, file: &MigrationFile, down: bool, e: MigrateError) -> DbError {
     let path = if down { &file.down_path } else { &file.up_path };
-    let cause = match e {
-        MigrateError::ExecuteMigration(inner, _) | MigrateError::Execute(inner) => inner.to_string(),
-        other => other.to_string(),
+    let (cause, lock_timeout) = match e {
+        MigrateError::ExecuteMigration(inner, _) | MigrateError::Execute(inner) => {
+            let lock_timeout = is_lock_timeout(db.dialect(), &inner);
+            (inner.to_string(), lock_timeout)
+        }
+        other => (other.to_string(), false),
     };
-    DbError::Migration { version: file.version, message: format!("{} failed: {}", path.display(), db.url.scrub(cause)) }
+    let message = format!("{} failed: {}", path.display(), db.url.scrub(cause));
+    if !lock_timeout {
+        return DbError::Migration { version: file.version, message };
+    }
+    match undo_dirty_mark(db, file, down).await {
+        Ok(()) => DbError::LockTimeout { message: format!("migration {}: {message}", file.version) },
+        Err(why) => DbError::Migration { version: file.version, message: format!("{message}; {why}") },
+    }
+}
+
+/// sqlx on MySQL/MariaDB marks the version `success = false` before the file's SQL, and DDL
+/// commits that mark at once; when the DDL then gives up waiting for a lock, the mark stays and
+/// the version reads as dirty. A file of one statement did nothing: the mark is undone (the row
+/// removed after an apply, set back to true after a revert), so that a retry runs it again.
+/// With several statements, those before the one that waited are in place: it stays dirty.
+async fn undo_dirty_mark(db: &mut Db, file: &MigrationFile, down: bool) -> std::result::Result<(), String> {
+    if db.dialect() != Dialect::MySql {
+        // PostgreSQL and SQLite roll the SQL and the bookkeeping back together.
+        return Ok(());
+    }
+    let rows = read_rows(db).await.map_err(|e| format!("reading {TABLE} afterwards failed: {e}"))?;
+    if !rows.iter().any(|row| row.version == file.version && !row.success) {
+        // A row lock wait: no DDL ran, the transaction rolled the mark back.
+        return Ok(());
+    }
+    let sql = if down { &file.down_sql } else { &file.up_sql };
+    match statement_count(sql) {
+        Some(1) => {}
+        count => {
+            let count =
+                count.map_or_else(|| "statements that cannot be counted".to_string(), |n| format!("{n} statements"));
+            return Err(format!(
+                "the file has {count}, and MariaDB commits each DDL statement at once: those before the one that \
+                 waited may be in place, so the version is left dirty (success = false) for a human to check"
+            ));
+        }
+    }
+    // The version is bound; TABLE is spelled out because the query text must be a literal.
+    let undo = if down {
+        "UPDATE _sqlx_migrations SET success = TRUE WHERE version = ? AND success = FALSE"
+    } else {
+        "DELETE FROM _sqlx_migrations WHERE version = ? AND success = FALSE"
+    };
+    let undone = match &mut db.conn {
+        Conn::MySql(c) => sqlx::query(undo).bind(file.version).execute(&mut *c).await,
+        _ => unreachable!("the dialect names the connection"),
+    };
+    undone.map(drop).map_err(|e| format!("undoing sqlx's success = false mark failed: {}", db.sql_error(e)))
+}
+
+/// How many statements MySQL/MariaDB runs from `sql` (comments and `/*! … */` hints read as
+/// MariaDB reads them); None when it cannot be tokenised.
+fn statement_count(sql: &str) -> Option<usize> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql).tokenize().ok()?;
+    let statements = tokens
+        .split(|t| *t == Token::SemiColon)
+        .filter(|statement| statement.iter().any(|t| !matches!(t, Token::Whitespace(_) | Token::EOF)))
+        .count();
+    Some(statements)
 }
 
 /// An error of sqlx's bookkeeping queries (not of a migration's own SQL).
@@ -260,6 +330,17 @@ mod tests {
         changed.checksum = "00".into();
         let message = verify_applied(&set, &[changed]).unwrap_err().to_string();
         assert!(message.contains("m/2_step.up.sql was changed"), "{message}");
+    }
+
+    #[test]
+    fn statements_are_counted_as_mariadb_runs_them() {
+        assert_eq!(statement_count("-- a comment; with a semicolon\nALTER TABLE t ADD COLUMN c INT;\n"), Some(1));
+        assert_eq!(statement_count("ALTER TABLE t ADD COLUMN c INT"), Some(1));
+        assert_eq!(statement_count("INSERT INTO t VALUES ('a;b', \"c;d\", 'it\\'s;'); # trailing; comment"), Some(1));
+        assert_eq!(statement_count("/* one; */ CREATE TABLE a (id INT); CREATE TABLE b (id INT);"), Some(2));
+        assert_eq!(statement_count("/*!50000 CREATE TABLE a (id INT) */; CREATE TABLE b (id INT)"), Some(2));
+        assert_eq!(statement_count("-- nothing but a comment\n"), Some(0));
+        assert_eq!(statement_count("SELECT 'unterminated"), None);
     }
 
     #[test]

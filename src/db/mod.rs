@@ -3,6 +3,8 @@
 //! migrations wrapper over sqlx's `Migrate` trait, scratch databases.
 
 mod error;
+mod holders;
+mod limits;
 pub mod lock;
 pub mod migrations;
 mod params;
@@ -19,6 +21,8 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
 
 pub use error::{DbError, Result};
+pub use holders::{LockHolder, LockHolders};
+pub use limits::{SavedLimits, effective_lock_timeout};
 pub use lock::RunLock;
 pub use params::render;
 pub use scratch::{ScratchDatabase, server_url_from_env};
@@ -172,8 +176,11 @@ impl Db {
     }
 }
 
-/// A driver error as a `DbError`, password scrubbed, SQLSTATE kept.
+/// A driver error as a `DbError`, password scrubbed, SQLSTATE kept; a lock timeout told apart.
 fn sql_error(url: &DbUrl, e: sqlx::Error) -> DbError {
+    if limits::is_lock_timeout(url.dialect(), &e) {
+        return DbError::LockTimeout { message: url.scrub(e.to_string()) };
+    }
     let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
     DbError::Sql { message: url.scrub(e.to_string()), code }
 }
