@@ -5,6 +5,7 @@ mod actions;
 pub mod backoff;
 pub mod command;
 mod face;
+mod lock_waits;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
