@@ -66,7 +66,11 @@ impl Db {
             Conn::MySql(c) => mysql(c, session).await,
             Conn::Sqlite(_) => return Ok(None),
         };
-        let found = found.map_err(|e| self.sql_error(e))?;
+        let mut found = found.map_err(|e| self.sql_error(e))?;
+        // Another session's query may quote our password (an ALTER USER, say).
+        for holder in found.iter_mut().flat_map(|(_, sessions)| sessions.iter_mut()) {
+            holder.query = holder.query.take().map(|q| self.url.scrub(q));
+        }
         let dialect = self.dialect();
         Ok(found.map(|(certain, sessions)| LockHolders { certain, sessions, dialect }))
     }

@@ -85,6 +85,29 @@ impl Db {
     }
 }
 
+impl Db {
+    /// PostgreSQL: lifts the session's lock timeout; returns the value `put_lock_timeout` restores.
+    pub(super) async fn lift_lock_timeout(&mut self) -> Result<String> {
+        let before = match &mut self.conn {
+            Conn::Postgres(c) => sqlx::query_scalar("SELECT current_setting('lock_timeout')").fetch_one(&mut *c).await,
+            _ => unreachable!("only PostgreSQL lifts its lock timeout"),
+        };
+        let before = before.map_err(|e| self.sql_error(e))?;
+        self.execute("SET lock_timeout = 0").await?;
+        Ok(before)
+    }
+
+    pub(super) async fn put_lock_timeout(&mut self, value: String) -> Result<()> {
+        let put = match &mut self.conn {
+            Conn::Postgres(c) => {
+                sqlx::query("SELECT set_config('lock_timeout', $1, false)").bind(value).execute(&mut *c).await
+            }
+            _ => unreachable!("only PostgreSQL lifts its lock timeout"),
+        };
+        put.map(drop).map_err(|e| self.sql_error(e))
+    }
+}
+
 /// Whether a driver error says that a statement gave up waiting for a lock.
 pub(super) fn is_lock_timeout(dialect: Dialect, e: &sqlx::Error) -> bool {
     let Some(e) = e.as_database_error() else {

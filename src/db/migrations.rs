@@ -105,10 +105,7 @@ pub async fn apply_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRun
         return Err(DbError::Migration { version: file.version, message: "is already applied".into() });
     }
     let migration = to_sqlx(file, false);
-    let took = match db.migrate().apply(TABLE, &migration).await {
-        Ok(took) => took,
-        Err(e) => return Err(after_failure(db, file, false, e).await),
-    };
+    let took = run_sqlx(db, file, &migration).await?;
     Ok(run(file, hex::encode(&*migration.checksum), took))
 }
 
@@ -118,11 +115,42 @@ pub async fn revert_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRu
     let Some(row) = rows.into_iter().find(|row| row.version == file.version) else {
         return Err(DbError::Migration { version: file.version, message: "is not applied: nothing to revert".into() });
     };
-    let took = match db.migrate().revert(TABLE, &to_sqlx(file, true)).await {
-        Ok(took) => took,
-        Err(e) => return Err(after_failure(db, file, true, e).await),
-    };
+    let took = run_sqlx(db, file, &to_sqlx(file, true)).await?;
     Ok(run(file, row.checksum, took))
+}
+
+/// `Migrate::apply` or `revert` of one file's migration.
+async fn run_sqlx(db: &mut Db, file: &MigrationFile, migration: &Migration) -> Result<std::time::Duration> {
+    let down = migration.migration_type.is_down_migration();
+    let lifted = if waits_harmlessly(db, migration) { Some(db.lift_lock_timeout().await?) } else { None };
+    let done =
+        if down { db.migrate().revert(TABLE, migration).await } else { db.migrate().apply(TABLE, migration).await };
+    if let Some(lock_timeout) = lifted {
+        db.put_lock_timeout(lock_timeout).await?;
+    }
+    match done {
+        Ok(took) => Ok(took),
+        Err(e) => Err(after_failure(db, file, down, e).await),
+    }
+}
+
+/// On PostgreSQL, a file outside a transaction whose every statement runs CONCURRENTLY (index
+/// builds and drops) waits for all older transactions to end, but holds up none of the
+/// application's queries meanwhile; cut off, it leaves an INVALID index that a retry trips over.
+/// Such a file runs without the lock timeout: only the statement timeout bounds it.
+fn waits_harmlessly(db: &Db, migration: &Migration) -> bool {
+    db.dialect() == Dialect::Postgres && migration.no_tx && only_concurrently(migration.sql.as_str())
+}
+
+/// Whether every statement of PostgreSQL `sql` runs CONCURRENTLY (and there is one at least).
+fn only_concurrently(sql: &str) -> bool {
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::Token;
+    let concurrently = |statement: &Vec<Token>| {
+        statement.iter().any(|t| matches!(t, Token::Word(w) if w.keyword == Keyword::CONCURRENTLY))
+    };
+    statements(sql, &sqlparser::dialect::PostgreSqlDialect {})
+        .is_some_and(|all| !all.is_empty() && all.iter().all(concurrently))
 }
 
 fn run(file: &MigrationFile, checksum: String, took: std::time::Duration) -> MigrationRun {
@@ -205,7 +233,7 @@ async fn undo_dirty_mark(db: &mut Db, file: &MigrationFile, down: bool) -> std::
         return Ok(());
     }
     let sql = if down { &file.down_sql } else { &file.up_sql };
-    match statement_count(sql) {
+    match statements(sql, &sqlparser::dialect::MySqlDialect {}).map(|all| all.len()) {
         Some(1) => {}
         count => {
             let count =
@@ -229,15 +257,19 @@ async fn undo_dirty_mark(db: &mut Db, file: &MigrationFile, down: bool) -> std::
     undone.map(drop).map_err(|e| format!("undoing sqlx's success = false mark failed: {}", db.sql_error(e)))
 }
 
-/// How many statements MySQL/MariaDB runs from `sql` (comments and `/*! … */` hints read as
-/// MariaDB reads them); None when it cannot be tokenised.
-fn statement_count(sql: &str) -> Option<usize> {
+/// The statements the server runs from `sql`, as tokens without whitespace and comments (read
+/// as the dialect reads them: quotes, escapes, MariaDB's `/*! … */`); None when it cannot be
+/// tokenised.
+fn statements(sql: &str, dialect: &dyn sqlparser::dialect::Dialect) -> Option<Vec<Vec<sqlparser::tokenizer::Token>>> {
     use sqlparser::tokenizer::{Token, Tokenizer};
-    let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql).tokenize().ok()?;
+    let tokens = Tokenizer::new(dialect, sql).tokenize().ok()?;
     let statements = tokens
         .split(|t| *t == Token::SemiColon)
-        .filter(|statement| statement.iter().any(|t| !matches!(t, Token::Whitespace(_) | Token::EOF)))
-        .count();
+        .map(|statement| {
+            statement.iter().filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF)).cloned().collect()
+        })
+        .filter(|statement: &Vec<Token>| !statement.is_empty())
+        .collect();
     Some(statements)
 }
 
@@ -334,6 +366,7 @@ mod tests {
 
     #[test]
     fn statements_are_counted_as_mariadb_runs_them() {
+        let statement_count = |sql: &str| statements(sql, &sqlparser::dialect::MySqlDialect {}).map(|s| s.len());
         assert_eq!(statement_count("-- a comment; with a semicolon\nALTER TABLE t ADD COLUMN c INT;\n"), Some(1));
         assert_eq!(statement_count("ALTER TABLE t ADD COLUMN c INT"), Some(1));
         assert_eq!(statement_count("INSERT INTO t VALUES ('a;b', \"c;d\", 'it\\'s;'); # trailing; comment"), Some(1));
@@ -341,6 +374,16 @@ mod tests {
         assert_eq!(statement_count("/*!50000 CREATE TABLE a (id INT) */; CREATE TABLE b (id INT)"), Some(2));
         assert_eq!(statement_count("-- nothing but a comment\n"), Some(0));
         assert_eq!(statement_count("SELECT 'unterminated"), None);
+    }
+
+    #[test]
+    fn only_concurrent_index_files_wait_without_a_lock_timeout() {
+        assert!(only_concurrently("-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);\n"));
+        assert!(only_concurrently("DROP INDEX CONCURRENTLY IF EXISTS i; REINDEX INDEX CONCURRENTLY j;"));
+        assert!(!only_concurrently("CREATE INDEX CONCURRENTLY i ON t (c); ALTER TABLE t ADD COLUMN d INT;"));
+        assert!(!only_concurrently("-- CONCURRENTLY, in a comment\nVACUUM FULL t;"));
+        assert!(!only_concurrently("INSERT INTO log VALUES ('concurrently');"));
+        assert!(!only_concurrently("-- no-transaction\n"));
     }
 
     #[test]
