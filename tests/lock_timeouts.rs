@@ -202,14 +202,15 @@ async fn held_lock_fails_the_step_after_its_retries(dialect: Dialect, test: &str
 
     let finished = &scene.entries("step.finished")[0];
     let error = finished["result"]["Err"].as_str().unwrap_or_else(|| panic!("{finished}"));
-    assert!(error.contains("gave up after 3 attempts of 1s each"), "{error}");
+    assert!(error.contains("gave up after 3 attempts; "), "{error}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     if let Some(id) = holder_id {
         assert!(error.contains(&named(dialect, id)), "{error}");
         assert!(stdout.contains("1 waits for a lock held by "), "{stdout}");
         assert!(stdout.contains(&named(dialect, id)), "{stdout}");
     }
-    assert!(stdout.contains("1 gave up waiting for a lock after 1s (attempt 3 of 3): no attempts left"), "{stdout}");
+    assert!(stdout.contains("1 gave up waiting for a lock after 1."), "{stdout}");
+    assert!(stdout.contains("s (attempt 3 of 3): no attempts left"), "{stdout}");
 
     // Nothing left behind (on MariaDB, not even sqlx's success = false mark): once the holder
     // is gone, the same run goes through.

@@ -4,8 +4,8 @@
 //! - PostgreSQL: `lock_timeout` and `statement_timeout` (milliseconds); a wait cut off is
 //!   SQLSTATE 55P03.
 //! - MariaDB: `lock_wait_timeout` (metadata locks, what DDL waits for) and
-//!   `innodb_lock_wait_timeout` (row locks), both in whole seconds, and `max_statement_time`;
-//!   a wait cut off is error 1205 either way.
+//!   `innodb_lock_wait_timeout` (row locks), both in whole seconds, and `max_statement_time`
+//!   (MySQL has none for DDL); a wait cut off is error 1205 either way.
 //! - SQLite: `busy_timeout`, how long a connection retries a locked database file before
 //!   SQLITE_BUSY; it has no statement timeout.
 
@@ -51,9 +51,11 @@ impl Db {
             Dialect::MySql => {
                 let lock = mysql_seconds(lock_timeout);
                 let statement = statement_timeout.as_secs_f64().min(MYSQL_MAX_SECONDS as f64);
+                // `/*M! … */` runs on MariaDB only: MySQL has no statement timeout for DDL
+                // (its max_execution_time bounds SELECTs) and would refuse the name.
                 format!(
-                    "SET SESSION lock_wait_timeout = {lock}, innodb_lock_wait_timeout = {lock}, \
-                     max_statement_time = {statement:.3}"
+                    "SET SESSION lock_wait_timeout = {lock}, innodb_lock_wait_timeout = {lock} \
+                     /*M! , max_statement_time = {statement:.3} */"
                 )
             }
             Dialect::Sqlite => {
@@ -76,8 +78,8 @@ impl Db {
             // RESET: the value the session started with, from the server or the connection string.
             (Dialect::Postgres, _) => "RESET lock_timeout; RESET statement_timeout".to_string(),
             // DEFAULT: the server's global value, which every new session starts with.
-            (Dialect::MySql, _) => "SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT, \
-                                    max_statement_time = DEFAULT"
+            (Dialect::MySql, _) => "SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT \
+                                    /*M! , max_statement_time = DEFAULT */"
                 .to_string(),
             (Dialect::Sqlite, before) => format!("PRAGMA busy_timeout = {}", before.unwrap_or(0)),
         };

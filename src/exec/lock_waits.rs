@@ -62,7 +62,7 @@ impl<F: Face> Run<F> {
         }
     }
 
-    /// Runs `action` on the run's connection (whose limits `with_lock_limits` set) until it
+    /// Runs `action` on the run's connection (whose limits `set_lock_limits` set) until it
     /// succeeds, fails otherwise than by a lock timeout, or has given up waiting for a lock
     /// `locks.retries + 1` times, with a backoff wait before each retry. `session` is the
     /// connection's id on the server, whose lock holders are looked up while it waits.
@@ -109,13 +109,14 @@ impl<F: Face> Run<F> {
             }
             self.record(what.kind, entry)?;
             let next = match retry_in {
-                Some(wait) => format!("next attempt in {}", human(wait)),
+                Some(wait) => format!("next attempt in {}", seconds(wait)),
                 None => "no attempts left".to_string(),
             };
+            // The time waited, not the setting: a migration's own `SET LOCAL lock_timeout` wins.
             self.face.note(&format!(
                 "{} gave up waiting for a lock after {} (attempt {number} of {attempts}): {next}",
                 what.label,
-                human(lock_timeout)
+                seconds(waited)
             ));
             let Some(wait) = retry_in else {
                 let holder = match (&holders, session) {
@@ -123,8 +124,7 @@ impl<F: Face> Run<F> {
                     (None, Some(_)) => "no holder was seen (it may have finished between two looks)".to_string(),
                     (None, None) => "the database does not say who holds the lock".to_string(),
                 };
-                let message =
-                    format!("{error}; gave up after {attempts} attempts of {} each; {holder}", human(lock_timeout));
+                let message = format!("{error}; gave up after {attempts} attempts; {holder}");
                 break Err(DbError::LockTimeout { message });
             };
             tokio::time::sleep(wait).await;
@@ -219,7 +219,7 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// `1s`, `312ms`: whole milliseconds.
-fn human(d: Duration) -> humantime::FormattedDuration {
-    humantime::format_duration(Duration::from_millis(millis(d)))
+/// `1.0s`, `0.3s`: the precision a person reads.
+fn seconds(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
 }

@@ -307,20 +307,22 @@ pub async fn lock_timeout_leaves_migrations_clean(url: &DbUrl) {
     let set = MigrationSet::load(dir.path()).unwrap();
     let [item, note, two] = &set.migrations[..] else { panic!("three migrations") };
     let mut db = Db::connect(url).await.unwrap();
-    let lock_timeout = match url.dialect() {
-        Dialect::Postgres => "SELECT current_setting('lock_timeout')",
-        Dialect::MySql => "SELECT @@SESSION.lock_wait_timeout",
-        Dialect::Sqlite => "PRAGMA busy_timeout",
+    // The session's lock and statement timeouts, and their values under the limits below.
+    let (timeouts, limited) = match url.dialect() {
+        Dialect::Postgres => {
+            ("SELECT current_setting('lock_timeout') || ' ' || current_setting('statement_timeout')", "1s 1min")
+        }
+        Dialect::MySql => (
+            "SELECT CONCAT(@@SESSION.lock_wait_timeout, ' ', @@SESSION.innodb_lock_wait_timeout, ' ', \
+             CAST(@@SESSION.max_statement_time AS INTEGER))",
+            "1 1 60",
+        ),
+        Dialect::Sqlite => ("PRAGMA busy_timeout", "1000"),
     };
-    let before = db.query_value(lock_timeout, &[]).await.unwrap();
+    let before = db.query_value(timeouts, &[]).await.unwrap();
     migrations::apply_one(&mut db, item).await.unwrap();
     let saved = db.limit(Duration::from_secs(1), Duration::from_secs(60)).await.unwrap();
-    let expected = match url.dialect() {
-        Dialect::Postgres => "1s",
-        Dialect::MySql => "1",
-        Dialect::Sqlite => "1000",
-    };
-    assert_eq!(db.query_value(lock_timeout, &[]).await.unwrap().as_deref(), Some(expected));
+    assert_eq!(db.query_value(timeouts, &[]).await.unwrap().as_deref(), Some(limited));
     let state = async |db: &mut Db| -> Vec<(i64, bool)> {
         migrations::applied(db).await.unwrap().iter().map(|r| (r.version, r.success)).collect()
     };
@@ -354,7 +356,7 @@ pub async fn lock_timeout_leaves_migrations_clean(url: &DbUrl) {
     holder.execute("COMMIT").await.unwrap();
 
     db.restore_limits(saved).await.unwrap();
-    assert_eq!(db.query_value(lock_timeout, &[]).await.unwrap(), before);
+    assert_eq!(db.query_value(timeouts, &[]).await.unwrap(), before);
     holder.close().await.unwrap();
     db.close().await.unwrap();
 }
