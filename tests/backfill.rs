@@ -413,3 +413,43 @@ async fn postgres_backfill_goes_on_after_its_connection_is_dropped() {
     t.assert_done_exactly_once().await;
     t.finish().await;
 }
+
+/// A batch that meets a row another session holds gives up after `lock_timeout` (so the
+/// application's writes never queue behind it for long), waits and is tried again; once the
+/// row is free the backfill ends, every row done once.
+async fn waits_out_a_held_row(dialect: Dialect, test: &str) {
+    let Some(t) = Target::new(dialect, test).await else { return };
+    // 200 ms (MariaDB rounds it up to a whole second).
+    t.runbook("      batch_size: 8\n      min_batch_size: 8\n      max_batch_size: 8\n    lock_timeout: 200ms\n");
+    let mut holder = t.db().await;
+    let second = t.count("SELECT min(id) FROM item WHERE id > (SELECT min(id) FROM item)").await;
+    holder.execute(&format!("BEGIN; SELECT * FROM item WHERE id = {second} FOR UPDATE")).await.unwrap();
+    let child = t.command("held", &[]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let log = t.log("held");
+    let start = Instant::now();
+    let retried = |e: &serde_json::Value| e["kind"] == "backfill.retry";
+    while !log.exists() || !entries(&log).iter().any(retried) {
+        assert!(start.elapsed() < Duration::from_secs(30), "the batch never gave up waiting");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    holder.execute("COMMIT").await.unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let m = metrics(&log, "items");
+    assert!(m["retries"].as_u64().unwrap() >= 1, "{m}");
+    let retry = entries(&log).into_iter().find(|e| retried(e)).unwrap();
+    assert!(retry["error"].as_str().unwrap().to_lowercase().contains("lock"), "{retry}");
+    t.assert_done_exactly_once().await;
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn postgres_backfill_waits_out_a_held_row() {
+    waits_out_a_held_row(Dialect::Postgres, "postgres_backfill_waits_out_a_held_row").await;
+}
+
+#[tokio::test]
+async fn mysql_backfill_waits_out_a_held_row() {
+    waits_out_a_held_row(Dialect::MySql, "mysql_backfill_waits_out_a_held_row").await;
+}

@@ -3,6 +3,8 @@
 
 mod db_common;
 
+use std::time::Duration;
+
 use runsheet::db::scratch::server_url_or_skip;
 use runsheet::db::{Db, DbError, DbUrl, Dialect, ScratchDatabase};
 
@@ -260,4 +262,64 @@ async fn postgres_same_query_across_a_schema_change() {
 async fn mysql_same_query_across_a_schema_change() {
     let test = "mysql_same_query_across_a_schema_change";
     on_scratch(Dialect::MySql, test, db_common::same_query_across_a_schema_change).await;
+}
+
+#[tokio::test]
+async fn postgres_lock_timeout_leaves_migrations_clean() {
+    let test = "postgres_lock_timeout_leaves_migrations_clean";
+    on_scratch(Dialect::Postgres, test, db_common::lock_timeout_leaves_migrations_clean).await;
+}
+
+#[tokio::test]
+async fn mysql_lock_timeout_leaves_migrations_clean() {
+    let test = "mysql_lock_timeout_leaves_migrations_clean";
+    on_scratch(Dialect::MySql, test, db_common::lock_timeout_leaves_migrations_clean).await;
+}
+
+/// `CREATE INDEX CONCURRENTLY` waits for every transaction that wrote to the table; cut off by
+/// the lock timeout it would leave an INVALID index. Alone in a `-- no-transaction` file it runs
+/// without the lock timeout, holding up no one meanwhile, and the session's timeout is back after.
+#[tokio::test]
+async fn postgres_concurrent_index_waits_past_the_lock_timeout() {
+    let test = "postgres_concurrent_index_waits_past_the_lock_timeout";
+    on_scratch(Dialect::Postgres, test, async |url: &DbUrl| {
+        let dir = db_common::write_folder(&[
+            ("1_note_idx.up.sql", "-- no-transaction\nCREATE INDEX CONCURRENTLY item_note ON item (note);\n"),
+            ("1_note_idx.down.sql", "-- no-transaction\nDROP INDEX CONCURRENTLY item_note;\n"),
+        ]);
+        let set = runsheet::model::MigrationSet::load(dir.path()).unwrap();
+        let mut db = Db::connect(url).await.unwrap();
+        db.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, note TEXT); INSERT INTO item VALUES (1, 'a')")
+            .await
+            .unwrap();
+        let saved = db.limit(Duration::from_secs(1), Duration::from_secs(60)).await.unwrap();
+        let mut writer = Db::connect(url).await.unwrap();
+        writer.execute("BEGIN; UPDATE item SET note = 'b'").await.unwrap();
+
+        let build = tokio::spawn(async move {
+            let result = runsheet::db::migrations::apply_one(&mut db, &set.migrations[0]).await;
+            (db, result)
+        });
+        let mut observer = Db::connect(url).await.unwrap();
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                       AND wait_event = 'virtualxid' AND query LIKE '%CONCURRENTLY%'";
+        while observer.query_value(waiting, &[]).await.unwrap().as_deref() == Some("0") {
+            assert!(!build.is_finished(), "the index build did not wait for the writer");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Longer than the lock timeout: still waiting, not cut off.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(observer.query_value(waiting, &[]).await.unwrap().as_deref(), Some("1"));
+        writer.execute("COMMIT").await.unwrap();
+
+        let (mut db, result) = build.await.unwrap();
+        result.unwrap();
+        let valid = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'item_note'::regclass";
+        assert_eq!(observer.query_value(valid, &[]).await.unwrap().as_deref(), Some("true"));
+        let lock_timeout = "SELECT current_setting('lock_timeout')";
+        assert_eq!(db.query_value(lock_timeout, &[]).await.unwrap().as_deref(), Some("1s"));
+        db.restore_limits(saved).await.unwrap();
+        assert_eq!(db.query_value(lock_timeout, &[]).await.unwrap().as_deref(), Some("0"));
+    })
+    .await;
 }

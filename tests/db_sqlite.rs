@@ -125,3 +125,9 @@ async fn in_memory_database_needs_no_lock() {
     let first = RunLock::try_acquire(&url).await.unwrap();
     assert!(first.is_some() && RunLock::try_acquire(&url).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn lock_timeout_leaves_migrations_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    db_common::lock_timeout_leaves_migrations_clean(&file_url(&dir, "locks.db")).await;
+}

@@ -51,13 +51,14 @@ fn unknown_keys_at_every_level() {
     assert_errors(
         "unknown-key-top.yaml",
         &["broken/unknown-key-top.yaml:3:1: unknown field `on_falure`, expected one of `name`, `title`, `change`, \
-           `environment`, `window`, `migrations`, `vars`, `on_failure`, `steps`, `rollback`"],
+           `environment`, `window`, `migrations`, `vars`, `on_failure`, `lock_timeout`, `statement_timeout`, \
+           `lock_retries`, `steps`, `rollback`"],
     );
     assert_errors(
         "unknown-key-step.yaml",
         &["broken/unknown-key-step.yaml:7:5: step `slow`: unknown field `tmeout`, expected one of `id`, `title`, \
            `manual`, `command`, `check`, `snapshot`, `migrate`, `revert`, `gate`, `backfill`, `role`, `timeout`, \
-           `target_time`, `on_failure`"],
+           `target_time`, `on_failure`, `lock_timeout`, `statement_timeout`, `lock_retries`"],
     );
     assert_errors(
         "unknown-key-nested.yaml",
@@ -317,7 +318,7 @@ fn many_problems_at_once_in_file_order() {
             "broken/many.yaml:26:20: step `expand`: no migration with version 99 in broken/migrations",
             "broken/many.yaml:30:5: step `compare`: unknown field `retries`, expected one of `id`, `title`, `manual`, \
              `command`, `check`, `snapshot`, `migrate`, `revert`, `gate`, `backfill`, `role`, `timeout`, \
-             `target_time`, `on_failure`",
+             `target_time`, `on_failure`, `lock_timeout`, `statement_timeout`, `lock_retries`",
             "broken/many.yaml:34:19: step `revert`: no migration with version 98 in broken/migrations",
             "broken/many.yaml:35:14: step `revert`: `1 fortnight` is not a duration like 30s, 20m or 2h: unknown time \
              unit \"fortnight\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and \
@@ -400,6 +401,55 @@ fn good_runbook_loads_with_one_migrations_folder() {
     let rollback: Vec<&str> = runbook.rollback.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(rollback, ["revert-expand", "counts-after-revert", "tell-support"]);
     assert!(matches!(runbook.rollback[0].kind, StepKind::Revert { to: 20261101000000 }));
+}
+
+#[test]
+fn lock_settings_default_inherit_and_override() {
+    use runsheet::model::LockPolicy;
+    use std::time::Duration;
+
+    let defaults = load_runbook(&fixtures().join("good/runbook.yaml"), &[]).unwrap();
+    let expected =
+        LockPolicy { lock_timeout: Duration::from_secs(2), statement_timeout: Duration::from_secs(3600), retries: 5 };
+    assert_eq!(LockPolicy::default(), expected);
+    assert!(defaults.steps.iter().chain(&defaults.rollback).all(|s| s.locks == expected));
+
+    let runbook = load_runbook(&fixtures().join("good/locks.yaml"), &[]).unwrap();
+    let top =
+        LockPolicy { lock_timeout: Duration::from_secs(3), statement_timeout: Duration::from_secs(3600), retries: 2 };
+    assert_eq!(runbook.steps[0].locks, top, "a step without keys inherits the runbook's");
+    let index = LockPolicy {
+        lock_timeout: Duration::from_secs(600),
+        statement_timeout: Duration::from_secs(4 * 3600),
+        retries: 0,
+    };
+    assert_eq!(runbook.steps[1].locks, index, "every key overridden");
+    assert_eq!(
+        runbook.rollback[0].locks,
+        LockPolicy { lock_timeout: Duration::from_millis(500), ..top },
+        "one key overridden"
+    );
+}
+
+#[test]
+fn lock_settings_that_cannot_work() {
+    assert_errors(
+        "locks.yaml",
+        &[
+            "broken/locks.yaml:4:20: `soon` is not a duration like 30s, 20m or 2h: expected number at 0",
+            "broken/locks.yaml:5:15: invalid value: integer `-1`, expected u32",
+            "broken/locks.yaml:10:19: step `expand`: `2` is not a duration like 30s, 20m or 2h: time unit needed, \
+             for example 2sec or 2ms",
+            "broken/locks.yaml:14:5: step `count`: `lock_timeout` applies only to `migrate`, `revert` and `backfill` \
+             steps (their statements wait for locks the application needs): this is a `check` step",
+            "broken/locks.yaml:15:5: step `count`: `lock_retries` applies only to `migrate`, `revert` and `backfill` \
+             steps (their statements wait for locks the application needs): this is a `check` step",
+            "broken/locks.yaml:19:19: step `waits-too-long`: `lock_timeout` (5m) must be shorter than \
+             `statement_timeout` (1m): the statement timeout would always cut the wait first, and it is not retried",
+            "broken/locks.yaml:25:24: step `revert`: `lock_timeout` (2s) must be shorter than `statement_timeout` \
+             (1s): the statement timeout would always cut the wait first, and it is not retried",
+        ],
+    );
 }
 
 #[test]

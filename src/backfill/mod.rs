@@ -20,7 +20,7 @@ use crate::db::keyset::show_key;
 use crate::db::{Db, DbError, Keyset, SqlValue};
 use crate::engine::BackfillMetrics;
 use crate::exec::backoff::Backoff;
-use crate::model::Backfill;
+use crate::model::{Backfill, LockPolicy};
 
 /// First and longest wait before retrying a batch.
 const RETRY_BASE: Duration = Duration::from_millis(100);
@@ -36,6 +36,8 @@ pub struct Job<'a> {
     pub spec: &'a Backfill,
     /// `pause_when` rendered: SQL and bound values.
     pub pause_when: Option<(String, Vec<String>)>,
+    /// The lock and statement timeouts of the session, set again on a new connection.
+    pub locks: LockPolicy,
 }
 
 /// What the driver needs from the run around it.
@@ -178,7 +180,7 @@ pub async fn run(db: &mut Db, job: &Job<'_>, watch: &mut impl Watch) -> Result<B
                 waited += wait;
                 // The batch may have committed before the error reached us (a lost COMMIT
                 // answer): the checkpoint, not memory, says where to go on.
-                reconnect_if_lost(db, &e).await;
+                reconnect_if_lost(db, &e, &job.locks).await;
                 if let Ok(Some(saved)) = db.read_checkpoint(job.runbook, job.step).await {
                     (cursor.after, cursor.total_visited, cursor.total_updated) =
                         (saved.after, saved.rows_visited, saved.rows_updated);
@@ -338,12 +340,19 @@ async fn batch(db: &mut Db, job: &Job<'_>, keyset: &Keyset, cursor: &Cursor, siz
     }
 }
 
-async fn reconnect_if_lost(db: &mut Db, error: &DbError) {
-    if error.is_connection_error() {
-        match Db::connect(db.url()).await {
-            Ok(fresh) => *db = fresh,
-            Err(e) => tracing::warn!("backfill: reconnect failed, retrying later: {e}"),
-        }
+async fn reconnect_if_lost(db: &mut Db, error: &DbError, locks: &LockPolicy) {
+    if !error.is_connection_error() {
+        return;
+    }
+    let fresh = match Db::connect(db.url()).await {
+        Ok(fresh) => fresh,
+        Err(e) => return tracing::warn!("backfill: reconnect failed, retrying later: {e}"),
+    };
+    *db = fresh;
+    // The old session's limits went with it; a new session starts with the server's defaults,
+    // which is also what the run restores at the end of the step.
+    if let Err(e) = db.limit(locks.lock_timeout, locks.statement_timeout).await.map(drop) {
+        tracing::warn!("backfill: setting the lock timeout on the new connection failed: {e}");
     }
 }
 

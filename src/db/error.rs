@@ -39,6 +39,17 @@ pub enum DbError {
     Scratch(String),
     #[error("{}: {message}", path.display())]
     LockFile { path: PathBuf, message: String },
+    /// A statement gave up waiting for a lock another session holds (PostgreSQL `lock_timeout`,
+    /// MariaDB `lock_wait_timeout`, SQLite busy): nothing of it was done, it may be retried.
+    #[error("{message}")]
+    LockTimeout { message: String },
+}
+
+impl DbError {
+    /// Whether a statement gave up waiting for a lock, the error worth retrying after a while.
+    pub fn is_lock_timeout(&self) -> bool {
+        matches!(self, DbError::LockTimeout { .. })
+    }
 }
 
 impl DbError {
@@ -54,7 +65,7 @@ impl DbError {
             "5", "6", "261", "517",
         ];
         match self {
-            DbError::Lost { .. } => true,
+            DbError::Lost { .. } | DbError::LockTimeout { .. } => true,
             DbError::Sql { code: Some(code), .. } => TRANSIENT.contains(&code.as_str()),
             _ => false,
         }

@@ -9,7 +9,9 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 use super::half_applied::HalfApplied;
+use super::limits::is_lock_timeout;
 use super::schema::Schema;
+use super::statements;
 use super::{Conn, Db, DbError, Dialect, Result, on_conn};
 use crate::engine::MigrationRun;
 use crate::model::{MigrationFile, MigrationSet};
@@ -149,24 +151,8 @@ pub async fn apply_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRun
         return Err(DbError::Migration { version: file.version, message: "is already applied".into() });
     }
     let migration = to_sqlx(file, false);
-    match db.migrate().apply(TABLE, &migration).await {
-        Ok(took) => Ok(run(file, hex::encode(&*migration.checksum), took)),
-        Err(e) => Err(half_applied(db, file, e).await),
-    }
-}
-
-/// A failed apply; on MariaDB/MySQL, when the failure left the version dirty, what stayed applied.
-async fn half_applied(db: &mut Db, file: &MigrationFile, e: MigrateError) -> DbError {
-    if db.dialect() != Dialect::MySql {
-        return failed(db, file, false, e);
-    }
-    // sqlx's transaction was rolled back; what the implicit commits kept is in the table.
-    let dirty = read_rows(db).await.is_ok_and(|rows| rows.iter().any(|r| r.version == file.version && !r.success));
-    if !dirty {
-        return failed(db, file, false, e);
-    }
-    let cause = db.url.scrub(cause(e));
-    DbError::HalfApplied(Box::new(HalfApplied::new(file.version, file.up_path.clone(), &file.up_sql, cause)))
+    let took = run_sqlx(db, file, &migration).await?;
+    Ok(run(file, hex::encode(&*migration.checksum), took))
 }
 
 /// Reverts one applied migration through `Migrate::revert` (which itself does not check that it was applied).
@@ -175,7 +161,7 @@ pub async fn revert_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRu
     let Some(row) = rows.into_iter().find(|row| row.version == file.version) else {
         return Err(DbError::Migration { version: file.version, message: "is not applied: nothing to revert".into() });
     };
-    let took = db.migrate().revert(TABLE, &to_sqlx(file, true)).await.map_err(|e| failed(db, file, true, e))?;
+    let took = run_sqlx(db, file, &to_sqlx(file, true)).await?;
     Ok(run(file, row.checksum, took))
 }
 
@@ -214,6 +200,36 @@ fn replay_failed(file: &MigrationFile, e: DbError) -> DbError {
         version: file.version,
         message: format!("{} failed a second time: {e}", file.up_path.display()),
     }
+}
+
+/// `Migrate::apply` or `revert` of one file's migration.
+async fn run_sqlx(db: &mut Db, file: &MigrationFile, migration: &Migration) -> Result<std::time::Duration> {
+    let down = migration.migration_type.is_down_migration();
+    let lifted = if waits_harmlessly(db, migration) { Some(db.lift_lock_timeout().await?) } else { None };
+    let done =
+        if down { db.migrate().revert(TABLE, migration).await } else { db.migrate().apply(TABLE, migration).await };
+    if let Some(lock_timeout) = lifted {
+        db.put_lock_timeout(lock_timeout).await?;
+    }
+    match done {
+        Ok(took) => Ok(took),
+        Err(e) => Err(after_failure(db, file, down, e).await),
+    }
+}
+
+/// On PostgreSQL, a file outside a transaction whose every statement runs CONCURRENTLY (index
+/// builds and drops) waits for all older transactions to end, but holds up none of the
+/// application's queries meanwhile; cut off, it leaves an INVALID index that a retry trips over.
+/// Such a file runs without the lock timeout: only the statement timeout bounds it.
+fn waits_harmlessly(db: &Db, migration: &Migration) -> bool {
+    db.dialect() == Dialect::Postgres && migration.no_tx && only_concurrently(migration.sql.as_str())
+}
+
+/// Whether every statement of PostgreSQL `sql` runs CONCURRENTLY (and there is one at least).
+fn only_concurrently(sql: &str) -> bool {
+    let concurrently =
+        |statement: &statements::Statement| statement.words.iter().any(|w| w.eq_ignore_ascii_case("CONCURRENTLY"));
+    statements::split(sql, Dialect::Postgres).is_some_and(|all| !all.is_empty() && all.iter().all(concurrently))
 }
 
 fn run(file: &MigrationFile, checksum: String, took: std::time::Duration) -> MigrationRun {
@@ -256,21 +272,76 @@ async fn read_rows(db: &mut Db) -> Result<Vec<AppliedRow>> {
         .collect())
 }
 
-/// A failed migration, naming its file; the driver's message is scrubbed of the password.
-fn failed(db: &Db, file: &MigrationFile, down: bool, e: MigrateError) -> DbError {
+/// A failed migration, naming its file; the driver's message is scrubbed of the password. A
+/// lock timeout stays one, so that it can be retried (on MariaDB once sqlx's mark is undone).
+async fn after_failure(db: &mut Db, file: &MigrationFile, down: bool, e: MigrateError) -> DbError {
     let path = if down { &file.down_path } else { &file.up_path };
-    DbError::Migration {
-        version: file.version,
-        message: format!("{} failed: {}", path.display(), db.url.scrub(cause(e))),
+    let (cause, lock_timeout) = match e {
+        MigrateError::ExecuteMigration(inner, _) | MigrateError::Execute(inner) => {
+            let lock_timeout = is_lock_timeout(db.dialect(), &inner);
+            (inner.to_string(), lock_timeout)
+        }
+        other => (other.to_string(), false),
+    };
+    let cause = db.url.scrub(cause);
+    let message = format!("{} failed: {cause}", path.display());
+    if lock_timeout {
+        return match undo_dirty_mark(db, file, down).await {
+            Ok(()) => DbError::LockTimeout { message: format!("migration {}: {message}", file.version) },
+            Err(why) => DbError::Migration { version: file.version, message: format!("{message}; {why}") },
+        };
     }
+    // MariaDB/MySQL: an apply that failed after an implicit commit left the version dirty;
+    // say which statements stayed applied.
+    if !down && db.dialect() == Dialect::MySql {
+        // sqlx's transaction was rolled back; what the implicit commits kept is in the table.
+        let dirty = read_rows(db).await.is_ok_and(|rows| rows.iter().any(|r| r.version == file.version && !r.success));
+        if dirty {
+            let half = HalfApplied::new(file.version, file.up_path.clone(), &file.up_sql, cause);
+            return DbError::HalfApplied(Box::new(half));
+        }
+    }
+    DbError::Migration { version: file.version, message }
 }
 
-/// The database's own words for a failed migration.
-fn cause(e: MigrateError) -> String {
-    match e {
-        MigrateError::ExecuteMigration(inner, _) | MigrateError::Execute(inner) => inner.to_string(),
-        other => other.to_string(),
+/// sqlx on MySQL/MariaDB marks the version `success = false` before the file's SQL, and DDL
+/// commits that mark at once; when the DDL then gives up waiting for a lock, the mark stays and
+/// the version reads as dirty. A file of one statement did nothing: the mark is undone (the row
+/// removed after an apply, set back to true after a revert), so that a retry runs it again.
+/// With several statements, those before the one that waited are in place: it stays dirty.
+async fn undo_dirty_mark(db: &mut Db, file: &MigrationFile, down: bool) -> std::result::Result<(), String> {
+    if db.dialect() != Dialect::MySql {
+        // PostgreSQL and SQLite roll the SQL and the bookkeeping back together.
+        return Ok(());
     }
+    let rows = read_rows(db).await.map_err(|e| format!("reading {TABLE} afterwards failed: {e}"))?;
+    if !rows.iter().any(|row| row.version == file.version && !row.success) {
+        // A row lock wait: no DDL ran, the transaction rolled the mark back.
+        return Ok(());
+    }
+    let sql = if down { &file.down_sql } else { &file.up_sql };
+    match statements::split(sql, Dialect::MySql).map(|all| all.len()) {
+        Some(1) => {}
+        count => {
+            let count =
+                count.map_or_else(|| "statements that cannot be counted".to_string(), |n| format!("{n} statements"));
+            return Err(format!(
+                "the file has {count}, and MariaDB commits each DDL statement at once: those before the one that \
+                 waited may be in place, so the version is left dirty (success = false) for a human to check"
+            ));
+        }
+    }
+    // The version is bound; TABLE is spelled out because the query text must be a literal.
+    let undo = if down {
+        "UPDATE _sqlx_migrations SET success = TRUE WHERE version = ? AND success = FALSE"
+    } else {
+        "DELETE FROM _sqlx_migrations WHERE version = ? AND success = FALSE"
+    };
+    let undone = match &mut db.conn {
+        Conn::MySql(c) => sqlx::query(undo).bind(file.version).execute(&mut *c).await,
+        _ => unreachable!("the dialect names the connection"),
+    };
+    undone.map(drop).map_err(|e| format!("undoing sqlx's success = false mark failed: {}", db.sql_error(e)))
 }
 
 /// An error of sqlx's bookkeeping queries (not of a migration's own SQL).
@@ -397,6 +468,28 @@ mod tests {
         changed.checksum = "00".into();
         let message = verify_applied(&set, &[changed]).unwrap_err().to_string();
         assert!(message.contains("m/2_step.up.sql was changed"), "{message}");
+    }
+
+    #[test]
+    fn statements_are_counted_as_mariadb_runs_them() {
+        let statement_count = |sql: &str| statements::split(sql, Dialect::MySql).map(|s| s.len());
+        assert_eq!(statement_count("-- a comment; with a semicolon\nALTER TABLE t ADD COLUMN c INT;\n"), Some(1));
+        assert_eq!(statement_count("ALTER TABLE t ADD COLUMN c INT"), Some(1));
+        assert_eq!(statement_count("INSERT INTO t VALUES ('a;b', \"c;d\", 'it\\'s;'); # trailing; comment"), Some(1));
+        assert_eq!(statement_count("/* one; */ CREATE TABLE a (id INT); CREATE TABLE b (id INT);"), Some(2));
+        assert_eq!(statement_count("/*!50000 CREATE TABLE a (id INT) */; CREATE TABLE b (id INT)"), Some(2));
+        assert_eq!(statement_count("-- nothing but a comment\n"), Some(0));
+        assert_eq!(statement_count("SELECT 'unterminated"), None);
+    }
+
+    #[test]
+    fn only_concurrent_index_files_wait_without_a_lock_timeout() {
+        assert!(only_concurrently("-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);\n"));
+        assert!(only_concurrently("DROP INDEX CONCURRENTLY IF EXISTS i; REINDEX INDEX CONCURRENTLY j;"));
+        assert!(!only_concurrently("CREATE INDEX CONCURRENTLY i ON t (c); ALTER TABLE t ADD COLUMN d INT;"));
+        assert!(!only_concurrently("-- CONCURRENTLY, in a comment\nVACUUM FULL t;"));
+        assert!(!only_concurrently("INSERT INTO log VALUES ('concurrently');"));
+        assert!(!only_concurrently("-- no-transaction\n"));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 pub mod backfill;
 mod error;
 pub mod half_applied;
+mod holders;
 pub mod keyset;
+mod limits;
 pub mod lock;
 pub mod migrations;
 mod params;
@@ -25,7 +27,9 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
 
 pub use backfill::{CHECKPOINT_TABLE, Checkpoint};
 pub use error::{DbError, Result};
+pub use holders::{LockHolder, LockHolders};
 pub use keyset::{KeyColumn, KeyType, Keyset, SqlValue, Stmt};
+pub use limits::{SavedLimits, effective_lock_timeout};
 pub use lock::RunLock;
 pub use params::render;
 pub use scratch::{ScratchDatabase, server_url_from_env};
@@ -233,6 +237,9 @@ impl Db {
 /// extended result code on SQLite.
 fn sql_error(url: &DbUrl, e: sqlx::Error) -> DbError {
     let message = url.scrub(e.to_string());
+    if limits::is_lock_timeout(url.dialect(), &e) {
+        return DbError::LockTimeout { message };
+    }
     if matches!(e, sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed) {
         return DbError::Lost { message };
     }

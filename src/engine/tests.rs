@@ -33,7 +33,16 @@ fn gate() -> StepKind {
 }
 
 fn step(id: &str, kind: StepKind) -> Step {
-    Step { id: id.into(), title: id.into(), kind, role: None, timeout: None, target_time: None, on_failure: None }
+    Step {
+        id: id.into(),
+        title: id.into(),
+        kind,
+        role: None,
+        timeout: None,
+        target_time: None,
+        on_failure: None,
+        locks: Default::default(),
+    }
 }
 
 fn runbook(steps: Vec<Step>, rollback: Vec<Step>, on_failure: FailurePolicy) -> Arc<Runbook> {

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::lock_waits::{Attempt, Retried};
 use super::{ExecError, Face, Run, command};
 use crate::db::migrations::AppliedRow;
 use crate::db::{self, Db};
 use crate::engine::{Facts, MigrationRun, Scope};
 use crate::journal::Redactor;
 use crate::lint;
-use crate::model::{MigrationFile, MigrationSet, Ref, Step, StepKind, Template};
+use crate::model::{LockPolicy, MigrationFile, MigrationSet, Ref, Step, StepKind, Template};
 
 /// A step's failure (as opposed to the run's failure, ExecError).
 type Outcome = Result<Facts, String>;
@@ -69,8 +70,8 @@ impl<F: Face> Run<F> {
                     .await
                     .map(|r| Facts::Command { exit_code: r.exit_code, output: redactor.text(r.output) })
             }
-            StepKind::Migrate { to } => self.migrations(Direction::Up(*to)).await?,
-            StepKind::Revert { to } => self.migrations(Direction::Down(*to)).await?,
+            StepKind::Migrate { to } => self.limited_migrations(Direction::Up(*to), &step.locks).await?,
+            StepKind::Revert { to } => self.limited_migrations(Direction::Down(*to), &step.locks).await?,
             StepKind::Gate { checklist } => {
                 let mut values = BTreeMap::new();
                 for item in &checklist.items {
@@ -134,7 +135,7 @@ impl<F: Face> Run<F> {
     }
 
     /// A query cut off by its timeout may still run on the old connection: start afresh.
-    async fn reconnect(&mut self) {
+    pub(super) async fn reconnect(&mut self) {
         match Db::connect(&self.url).await {
             Ok(db) => self.db = db,
             Err(e) => tracing::error!("reconnect after timeout failed: {e}"),
@@ -149,9 +150,26 @@ impl<F: Face> Run<F> {
         env
     }
 
+    /// `migrations` with the step's lock and statement timeouts on the session.
+    async fn limited_migrations(&mut self, direction: Direction, locks: &LockPolicy) -> Result<Outcome, ExecError> {
+        let (saved, session) = match self.set_lock_limits(locks).await {
+            Ok(set) => set,
+            Err(message) => return Ok(Err(message)),
+        };
+        let outcome = self.migrations(direction, locks, session).await;
+        self.restore_lock_limits(saved).await;
+        outcome
+    }
+
     /// Applies (or reverts) one migration at a time, each journaled ahead and after, so that
-    /// a failure part-way says exactly what is in place.
-    async fn migrations(&mut self, direction: Direction) -> Result<Outcome, ExecError> {
+    /// a failure part-way says exactly what is in place. A migration that gives up waiting for
+    /// a lock is retried as `locks` says; `session` is this connection's id on the server.
+    async fn migrations(
+        &mut self,
+        direction: Direction,
+        locks: &LockPolicy,
+        session: Option<i64>,
+    ) -> Result<Outcome, ExecError> {
         let Some(set) = self.migrations.clone() else {
             return Ok(Err("no migrations folder for this database's dialect".into()));
         };
@@ -173,10 +191,12 @@ impl<F: Face> Run<F> {
                 entry["allowed"] = json!(allowed);
             }
             self.record(starting, entry)?;
-            let result = match direction {
-                Direction::Up(_) => db::migrations::apply_one(&mut self.db, file).await,
-                Direction::Down(_) => db::migrations::revert_one(&mut self.db, file).await,
+            let what = Retried {
+                kind: "migration.lock_timeout",
+                fields: json!({ "version": file.version }),
+                label: file.version.to_string(),
             };
+            let result = self.with_lock_retries(locks, &what, session, &mut OneMigration { file, direction }).await?;
             match result {
                 Ok(run) => {
                     self.record(finished, json!(run))?;
@@ -190,6 +210,26 @@ impl<F: Face> Run<F> {
             Direction::Up(_) => Facts::Applied { migrations: done },
             Direction::Down(_) => Facts::Reverted { migrations: done },
         }))
+    }
+}
+
+/// Applying or reverting one migration, retried after a lock timeout.
+struct OneMigration<'f> {
+    file: &'f MigrationFile,
+    direction: Direction,
+}
+
+impl Attempt for OneMigration<'_> {
+    type Output = MigrationRun;
+
+    fn attempt<'a>(&'a mut self, db: &'a mut Db) -> impl Future<Output = db::Result<MigrationRun>> + Send + 'a {
+        let (file, direction) = (self.file, self.direction);
+        async move {
+            match direction {
+                Direction::Up(_) => db::migrations::apply_one(db, file).await,
+                Direction::Down(_) => db::migrations::revert_one(db, file).await,
+            }
+        }
     }
 }
 

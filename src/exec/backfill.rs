@@ -17,7 +17,24 @@ use crate::model::{Backfill, Ref, Step};
 const PROGRESS_ENTRY_EVERY: Duration = Duration::from_secs(30);
 
 impl<F: Face> Run<F> {
+    /// The backfill with the step's lock and statement timeouts on the session: a batch that
+    /// waits for a row lock longer than `lock_timeout` gives up and is retried.
     pub(super) async fn backfill(
+        &mut self,
+        step: &Step,
+        spec: &Backfill,
+        scope: &Scope,
+    ) -> Result<Result<Facts, String>, ExecError> {
+        let (saved, _session) = match self.set_lock_limits(&step.locks).await {
+            Ok(set) => set,
+            Err(message) => return Ok(Err(message)),
+        };
+        let outcome = self.limited_backfill(step, spec, scope).await;
+        self.restore_lock_limits(saved).await;
+        outcome
+    }
+
+    async fn limited_backfill(
         &mut self,
         step: &Step,
         spec: &Backfill,
@@ -53,7 +70,7 @@ impl<F: Face> Run<F> {
             None => None,
         };
         let runbook = self.runbook.name.clone();
-        let job = Job { runbook: &runbook, step: &step.id, spec, pause_when };
+        let job = Job { runbook: &runbook, step: &step.id, spec, pause_when, locks: step.locks };
         let mut watch = Watcher { face: &mut self.face, journal: &self.journal, last_entry: None, last_throttle: None };
         match backfill::run(&mut self.db, &job, &mut watch).await {
             Ok(metrics) => Ok(Ok(Facts::Backfill { metrics })),

@@ -6,6 +6,7 @@ mod backfill;
 pub mod backoff;
 pub mod command;
 mod face;
+mod lock_waits;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

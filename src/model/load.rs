@@ -6,11 +6,12 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::locks::RawLocks;
 use super::raw::{RawMigrations, RawRunbook, Scalar};
 use super::source::{Parsed, Site, Source};
 use super::steps::StepContext;
 use super::template::is_var_name;
-use super::{DIALECTS, Diagnostic, Diagnostics, FailurePolicy, MigrationSet, Migrations, Runbook, Window};
+use super::{DIALECTS, Diagnostic, Diagnostics, FailurePolicy, LockPolicy, MigrationSet, Migrations, Runbook, Window};
 
 /// Variables every run defines: usable as `${name}` without declaring them.
 pub const BUILTIN_VARS: &[&str] = &["run_id", "operator", "role", "runbook"];
@@ -54,6 +55,12 @@ fn load(path: &Path, overrides: &[(String, String)], diags: &mut Vec<Diagnostic>
         Some(Window { start: start?, duration: duration? })
     });
     let migrations = raw.migrations.as_ref().and_then(|m| load_migrations(&source, base, m, &mut hash, diags));
+    let locks = RawLocks {
+        lock_timeout: raw.lock_timeout,
+        statement_timeout: raw.statement_timeout,
+        lock_retries: raw.lock_retries,
+    }
+    .resolve(site, "", LockPolicy::default(), diags);
 
     let cx = StepContext {
         source: &source,
@@ -62,6 +69,7 @@ fn load(path: &Path, overrides: &[(String, String)], diags: &mut Vec<Diagnostic>
         vars_known: !damaged.contains("vars"),
         migrations: migrations.as_ref(),
         migrations_declared: raw.migrations.is_some() || damaged.contains("migrations"),
+        locks,
         hash: &mut hash,
         diags,
     };

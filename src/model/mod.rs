@@ -5,6 +5,7 @@ mod backfill;
 mod diagnostic;
 mod expect;
 mod load;
+mod locks;
 mod migrations;
 pub(crate) mod positions;
 mod raw;
@@ -24,6 +25,7 @@ pub use backfill::{Backfill, is_sql_name};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use expect::{Expect, Op, Operand};
 pub use load::{BUILTIN_VARS, load_runbook};
+pub use locks::{LOCKING_KINDS, LockPolicy};
 pub use migrations::{FolderProblem, MigrationFile, MigrationSet, ProblemKind};
 pub use template::{Part, Ref, Template};
 
@@ -73,6 +75,8 @@ pub struct Step {
     pub target_time: Option<Duration>,
     /// None: the runbook's policy applies.
     pub on_failure: Option<FailurePolicy>,
+    /// The runbook's lock settings with the step's own; used by the kinds in `LOCKING_KINDS`.
+    pub locks: LockPolicy,
 }
 
 #[derive(Debug, Clone)]

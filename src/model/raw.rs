@@ -26,6 +26,9 @@ pub struct RawRunbook {
     #[serde(default)]
     pub vars: BTreeMap<String, Scalar>,
     pub on_failure: Option<FailurePolicy>,
+    pub lock_timeout: Option<Scalar>,
+    pub statement_timeout: Option<Scalar>,
+    pub lock_retries: Option<u32>,
     #[serde(default)]
     pub steps: Vec<Value>,
     #[serde(default)]
@@ -68,6 +71,9 @@ pub struct RawStep {
     pub timeout: Option<Scalar>,
     pub target_time: Option<Scalar>,
     pub on_failure: Option<FailurePolicy>,
+    pub lock_timeout: Option<Scalar>,
+    pub statement_timeout: Option<Scalar>,
+    pub lock_retries: Option<u32>,
 }
 
 /// The step kind keys, in the order the documentation lists them.

@@ -8,6 +8,7 @@ use serde_yaml::Value;
 
 use super::backfill::{Backfill, Fields};
 use super::load::{BUILTIN_VARS, ContentHash, parse_duration, required};
+use super::locks::{LOCKING_KINDS, LockPolicy, RawLocks};
 use super::raw::{KINDS, RawCheck, RawChecklist, RawItem, RawStep};
 use super::source::{Parsed, Site, Source};
 use super::template::{is_identifier, quoted_refs};
@@ -25,6 +26,8 @@ pub(super) struct StepContext<'a> {
     pub vars_known: bool,
     pub migrations: Option<&'a Migrations>,
     pub migrations_declared: bool,
+    /// The runbook's lock settings, which steps override.
+    pub locks: LockPolicy,
     pub hash: &'a mut ContentHash,
     pub diags: &'a mut Vec<Diagnostic>,
 }
@@ -183,6 +186,21 @@ impl StepContext<'_> {
         if damaged.contains(kind) {
             return None;
         }
+        let raw_locks = RawLocks {
+            lock_timeout: raw.lock_timeout,
+            statement_timeout: raw.statement_timeout,
+            lock_retries: raw.lock_retries,
+        };
+        if !LOCKING_KINDS.contains(&kind) {
+            for key in raw_locks.keys() {
+                let message = format!(
+                    "`{key}` applies only to `migrate`, `revert` and `backfill` steps (their statements wait for \
+                     locks the application needs): this is a `{kind}` step"
+                );
+                self.diags.push(site.key_diag(&format!("{path}.{key}"), message));
+            }
+        }
+        let locks = raw_locks.resolve(site, path, self.locks, self.diags);
         let kind_path = format!("{path}.{kind}");
         // A kind key written without a value (`manual:`); `migrate:` alone means "all".
         let given = |text: Option<String>, diags: &mut Vec<Diagnostic>| match text {
@@ -271,6 +289,7 @@ impl StepContext<'_> {
             timeout,
             target_time,
             on_failure: raw.on_failure,
+            locks,
         })
     }
 

@@ -357,3 +357,89 @@ pub async fn database_exists(server: &str, name: &str) -> bool {
     db.close().await.unwrap();
     count.as_deref() == Some("1")
 }
+
+/// Opens a transaction on `holder` that blocks DDL on the table `item` until it commits: a row
+/// lock on PostgreSQL (ALTER waits for its ACCESS EXCLUSIVE), a metadata lock on MariaDB (any
+/// read in a transaction takes one), the file's write lock on SQLite. Returns its session id.
+pub async fn hold_item(holder: &mut Db) -> Option<i64> {
+    let sql = match holder.dialect() {
+        Dialect::Postgres => "BEGIN; SELECT * FROM item FOR UPDATE",
+        Dialect::MySql => "START TRANSACTION; SELECT * FROM item",
+        Dialect::Sqlite => "BEGIN IMMEDIATE; UPDATE item SET id = id",
+    };
+    holder.execute(sql).await.unwrap();
+    holder.session_id().await.unwrap()
+}
+
+/// A migration that gives up waiting for a lock leaves `_sqlx_migrations` as it was, applying
+/// and reverting (on MariaDB, sqlx's `success = false` mark is undone), so that it can simply
+/// be tried again; except on MariaDB for a file of several statements, whose first ones are
+/// committed: that stays dirty. The session's timeouts come off afterwards.
+pub async fn lock_timeout_leaves_migrations_clean(url: &DbUrl) {
+    let dir = write_folder(&[
+        ("1_item.up.sql", "CREATE TABLE item (id INTEGER PRIMARY KEY);\n"),
+        ("1_item.down.sql", "DROP TABLE item;\n"),
+        (
+            "2_note.up.sql",
+            "-- one statement; the comment does not count\nALTER TABLE item ADD COLUMN note VARCHAR(20);\n",
+        ),
+        ("2_note.down.sql", "ALTER TABLE item DROP COLUMN note;\n"),
+        ("3_two.up.sql", "CREATE TABLE other (id INTEGER PRIMARY KEY);\nALTER TABLE item ADD COLUMN two INTEGER;\n"),
+        ("3_two.down.sql", "ALTER TABLE item DROP COLUMN two;\nDROP TABLE other;\n"),
+    ]);
+    let set = MigrationSet::load(dir.path()).unwrap();
+    let [item, note, two] = &set.migrations[..] else { panic!("three migrations") };
+    let mut db = Db::connect(url).await.unwrap();
+    // The session's lock and statement timeouts, and their values under the limits below.
+    let (timeouts, limited) = match url.dialect() {
+        Dialect::Postgres => {
+            ("SELECT current_setting('lock_timeout') || ' ' || current_setting('statement_timeout')", "1s 1min")
+        }
+        Dialect::MySql => (
+            "SELECT CONCAT(@@SESSION.lock_wait_timeout, ' ', @@SESSION.innodb_lock_wait_timeout, ' ', \
+             CAST(@@SESSION.max_statement_time AS INTEGER))",
+            "1 1 60",
+        ),
+        Dialect::Sqlite => ("PRAGMA busy_timeout", "1000"),
+    };
+    let before = db.query_value(timeouts, &[]).await.unwrap();
+    migrations::apply_one(&mut db, item).await.unwrap();
+    let saved = db.limit(Duration::from_secs(1), Duration::from_secs(60)).await.unwrap();
+    assert_eq!(db.query_value(timeouts, &[]).await.unwrap().as_deref(), Some(limited));
+    let state = async |db: &mut Db| -> Vec<(i64, bool)> {
+        migrations::applied(db).await.unwrap().iter().map(|r| (r.version, r.success)).collect()
+    };
+
+    let mut holder = Db::connect(url).await.unwrap();
+    hold_item(&mut holder).await;
+    let err = migrations::apply_one(&mut db, note).await.unwrap_err();
+    assert!(err.is_lock_timeout(), "{err:?}");
+    assert!(err.to_string().starts_with("migration 2: "), "{err}");
+    assert_eq!(state(&mut db).await, [(1, true)], "applying left nothing behind");
+    holder.execute("COMMIT").await.unwrap();
+    migrations::apply_one(&mut db, note).await.unwrap();
+
+    hold_item(&mut holder).await;
+    let err = migrations::revert_one(&mut db, note).await.unwrap_err();
+    assert!(err.is_lock_timeout(), "{err:?}");
+    assert_eq!(state(&mut db).await, [(1, true), (2, true)], "reverting left nothing behind");
+    holder.execute("COMMIT").await.unwrap();
+    migrations::revert_one(&mut db, note).await.unwrap();
+
+    hold_item(&mut holder).await;
+    let err = migrations::apply_one(&mut db, two).await.unwrap_err();
+    if url.dialect() == Dialect::MySql {
+        assert!(!err.is_lock_timeout(), "not retried: {err:?}");
+        assert!(err.to_string().contains("the file has 2 statements"), "{err}");
+        assert_eq!(state(&mut db).await, [(1, true), (3, false)], "dirty: `other` was created");
+    } else {
+        assert!(err.is_lock_timeout(), "{err:?}");
+        assert_eq!(state(&mut db).await, [(1, true)]);
+    }
+    holder.execute("COMMIT").await.unwrap();
+
+    db.restore_limits(saved).await.unwrap();
+    assert_eq!(db.query_value(timeouts, &[]).await.unwrap(), before);
+    holder.close().await.unwrap();
+    db.close().await.unwrap();
+}
