@@ -212,6 +212,15 @@ fn entries(log: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(log).unwrap().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
+/// Until a running run's audit log has an entry that `wanted` accepts.
+fn wait_for_entry(log: &Path, never: &str, wanted: impl Fn(&serde_json::Value) -> bool) {
+    let start = Instant::now();
+    while !log.exists() || !entries(log).iter().any(&wanted) {
+        assert!(start.elapsed() < Duration::from_secs(30), "{never}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -374,13 +383,9 @@ async fn pause_when_holds_the_batches_until_it_turns_false() {
     drop(db);
     t.runbook("      pause_when: SELECT count(*) > 0 FROM replica_lag WHERE behind = 1\n");
     let child = t.command("paused", &[]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let log = t.log("paused");
-    let start = Instant::now();
-    let paused = |e: &serde_json::Value| e["kind"] == "backfill.progress" && e["state"] == "paused";
-    while !log.exists() || !entries(&log).iter().any(paused) {
-        assert!(start.elapsed() < Duration::from_secs(30), "the backfill never paused");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_entry(&t.log("paused"), "the backfill never paused", |e| {
+        e["kind"] == "backfill.progress" && e["state"] == "paused"
+    });
     assert_eq!(t.count("SELECT count(*) FROM item WHERE counter > 0").await, 0, "no batch while paused");
     t.db().await.execute("UPDATE replica_lag SET behind = 0").await.unwrap();
     let output = child.wait_with_output().unwrap();
@@ -426,12 +431,8 @@ async fn waits_out_a_held_row(dialect: Dialect, test: &str) {
     holder.execute(&format!("BEGIN; SELECT * FROM item WHERE id = {second} FOR UPDATE")).await.unwrap();
     let child = t.command("held", &[]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let log = t.log("held");
-    let start = Instant::now();
     let retried = |e: &serde_json::Value| e["kind"] == "backfill.retry";
-    while !log.exists() || !entries(&log).iter().any(retried) {
-        assert!(start.elapsed() < Duration::from_secs(30), "the batch never gave up waiting");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_entry(&log, "the batch never gave up waiting", retried);
     std::thread::sleep(Duration::from_millis(500));
     holder.execute("COMMIT").await.unwrap();
     let output = child.wait_with_output().unwrap();
