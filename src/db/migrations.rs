@@ -146,7 +146,7 @@ pub fn refuse_dirty(applied: &[AppliedRow]) -> Result<()> {
 
 /// Applies one migration through `Migrate::apply`; refuses a dirty database or an applied version.
 pub async fn apply_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRun> {
-    let rows = prepare(db).await?;
+    let rows = prepare(db, file.version).await?;
     if rows.iter().any(|row| row.version == file.version) {
         return Err(DbError::Migration { version: file.version, message: "is already applied".into() });
     }
@@ -157,7 +157,7 @@ pub async fn apply_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRun
 
 /// Reverts one applied migration through `Migrate::revert` (which itself does not check that it was applied).
 pub async fn revert_one(db: &mut Db, file: &MigrationFile) -> Result<MigrationRun> {
-    let rows = prepare(db).await?;
+    let rows = prepare(db, file.version).await?;
     let Some(row) = rows.into_iter().find(|row| row.version == file.version) else {
         return Err(DbError::Migration { version: file.version, message: "is not applied: nothing to revert".into() });
     };
@@ -241,9 +241,21 @@ fn run(file: &MigrationFile, checksum: String, took: std::time::Duration) -> Mig
     }
 }
 
-/// The table exists, no version is dirty; returns the rows.
-async fn prepare(db: &mut Db) -> Result<Vec<AppliedRow>> {
-    let rows = applied(db).await?;
+/// No version is dirty; returns `version`'s row, if it is applied. Only that row and dirty ones
+/// are read: a step applying hundreds of migrations must not read the whole table before each.
+/// The table is created when the read finds none (a round trip of DDL before each migration
+/// would cost as much as the migration's own bookkeeping).
+async fn prepare(db: &mut Db, version: i64) -> Result<Vec<AppliedRow>> {
+    // The version is bound: one prepared statement serves every migration of the step.
+    let filter = format!("WHERE version = {} OR NOT success", db.dialect().placeholder(1));
+    let rows = match select_rows(db, &filter, Some(version)).await {
+        Ok(rows) => rows,
+        Err(e) if db.has_table(TABLE).await? => return Err(e),
+        Err(_) => {
+            ensure_table(db).await?;
+            select_rows(db, &filter, Some(version)).await?
+        }
+    };
     refuse_dirty(&rows)?;
     Ok(rows)
 }
@@ -253,11 +265,24 @@ async fn ensure_table(db: &mut Db) -> Result<()> {
 }
 
 async fn read_rows(db: &mut Db) -> Result<Vec<AppliedRow>> {
+    select_rows(db, "", None).await
+}
+
+/// The rows `filter` (a WHERE clause of our own, with `version` as its one parameter) selects,
+/// by version.
+async fn select_rows(db: &mut Db, filter: &str, version: Option<i64>) -> Result<Vec<AppliedRow>> {
     type Raw = (i64, String, DateTime<Utc>, bool, Vec<u8>, i64);
-    // TABLE, spelled out: the query text must be a literal.
-    const SELECT: &str = "SELECT version, description, installed_on, success, checksum, execution_time \
-                          FROM _sqlx_migrations ORDER BY version";
-    let rows = on_conn!(&mut db.conn, c => sqlx::query_as::<_, Raw>(SELECT).fetch_all(&mut *c).await);
+    let select = format!(
+        "SELECT version, description, installed_on, success, checksum, execution_time FROM {TABLE} {filter} \
+         ORDER BY version"
+    );
+    let rows = on_conn!(&mut db.conn, c => {
+        let query = sqlx::query_as::<_, Raw>(AssertSqlSafe(select.as_str()));
+        match version {
+            Some(version) => query.bind(version).fetch_all(&mut *c).await,
+            None => query.fetch_all(&mut *c).await,
+        }
+    });
     let rows = rows.map_err(|e| db.sql_error(e))?;
     Ok(rows
         .into_iter()
