@@ -28,6 +28,8 @@ const RETRY_CAP: Duration = Duration::from_secs(10);
 /// How often a held or paused backfill looks again.
 const POLL: Duration = Duration::from_millis(200);
 const PAUSE_WHEN_POLL: Duration = Duration::from_secs(1);
+/// A batch locks at most one row in this many of the rows to visit.
+const LOCKED_SHARE: u64 = 100;
 
 /// One backfill step to run.
 pub struct Job<'a> {
@@ -107,7 +109,8 @@ pub async fn run(db: &mut Db, job: &Job<'_>, watch: &mut impl Watch) -> Result<B
     };
     let remaining = db.fetch_count(&keyset.count(cursor.after.as_deref(), &cursor.bound, false)).await;
     let estimated_total = cursor.total_visited + remaining.map_err(step_error)?;
-    let mut sizer = Sizer::new(spec.batch_size, spec.min_batch_size, spec.max_batch_size, spec.target_batch_time);
+    let largest = largest_batch(spec, estimated_total);
+    let mut sizer = Sizer::new(spec.batch_size, spec.min_batch_size, largest, spec.target_batch_time);
     let mut backoff = Backoff::new(RETRY_BASE, RETRY_CAP);
     let mut waited = Duration::ZERO;
     let report = |metrics: &BackfillMetrics, cursor: &Cursor, size: u64, waited: Duration, throttle: Throttle| {
@@ -356,6 +359,14 @@ async fn reconnect_if_lost(db: &mut Db, error: &DbError, locks: &LockPolicy) {
     }
 }
 
+/// The largest batch: `max_batch_size`, and at most 1 % of the rows to visit. A batch keeps its
+/// rows locked until it commits, so about that share of the application's writes to random
+/// rows wait for one: 1 % keeps them out of the p99 (bench/backfill: 36,000-row batches on
+/// 1M rows put the writer's p99 at 7–14× its baseline, 10,000 at 1–2.6×).
+fn largest_batch(spec: &Backfill, rows: u64) -> u64 {
+    (rows / LOCKED_SHARE).clamp(spec.min_batch_size, spec.max_batch_size)
+}
+
 /// `pause_when` holds when its value reads as true.
 async fn pause_holds(db: &mut Db, sql: &str, params: &[String]) -> Result<bool, DbError> {
     let value = db.query_value(sql, params).await?;
@@ -364,4 +375,33 @@ async fn pause_holds(db: &mut Db, sql: &str, params: &[String]) -> Result<bool, 
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(min: u64, max: u64) -> Backfill {
+        Backfill {
+            table: "t".into(),
+            key: vec!["id".into()],
+            set: "c = 1".into(),
+            filter: None,
+            batch_size: min,
+            min_batch_size: min,
+            max_batch_size: max,
+            target_batch_time: Duration::from_millis(100),
+            sleep: None,
+            pause_when: None,
+            max_retries: 10,
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn a_batch_locks_at_most_one_row_in_a_hundred_within_the_bounds() {
+        assert_eq!(largest_batch(&spec(10, 50_000), 1_000_000), 10_000);
+        assert_eq!(largest_batch(&spec(10, 50_000), 100_000_000), 50_000, "max_batch_size still bounds it");
+        assert_eq!(largest_batch(&spec(10, 50_000), 500), 10, "min_batch_size too");
+    }
 }
