@@ -92,17 +92,7 @@ pub async fn run(db: &mut Db, job: &Job<'_>, watch: &mut impl Watch) -> Result<B
     let columns = db.key_columns(&spec.table, &spec.key).await.map_err(step_error)?;
     let keyset = Keyset::new(db.dialect(), &spec.table, columns, &spec.set, spec.filter.as_deref());
     db.ensure_checkpoint_table().await.map_err(step_error)?;
-    let mut metrics = BackfillMetrics {
-        rows_visited: 0,
-        rows_updated: 0,
-        batches: 0,
-        retries: 0,
-        errors: 0,
-        duration_ms: 0,
-        total_rows_visited: 0,
-        total_rows_updated: 0,
-        resumed_after: None,
-    };
+    let mut metrics = BackfillMetrics::default();
     let Some(mut cursor) = start(db, job, &keyset, watch, &mut metrics).await? else {
         metrics.duration_ms = millis(clock.elapsed());
         return Ok(metrics);
@@ -347,11 +337,13 @@ async fn reconnect_if_lost(db: &mut Db, error: &DbError, locks: &LockPolicy) {
     if !error.is_connection_error() {
         return;
     }
-    let fresh = match Db::connect(db.url()).await {
-        Ok(fresh) => fresh,
-        Err(e) => return tracing::warn!("backfill: reconnect failed, retrying later: {e}"),
-    };
-    *db = fresh;
+    match Db::connect(db.url()).await {
+        Ok(fresh) => *db = fresh,
+        Err(e) => {
+            tracing::warn!("backfill: reconnect failed, retrying later: {e}");
+            return;
+        }
+    }
     // The old session's limits went with it; a new session starts with the server's defaults,
     // which is also what the run restores at the end of the step.
     if let Err(e) = db.limit(locks.lock_timeout, locks.statement_timeout).await.map(drop) {

@@ -38,7 +38,7 @@ pub enum Facts {
 }
 
 /// What a backfill step did, for the audit log and the step's detail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackfillMetrics {
     /// Rows whose key range this run covered.
     pub rows_visited: u64,
