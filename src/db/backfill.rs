@@ -181,7 +181,7 @@ impl Db {
 
     /// The checkpoint of a step, when the table and the row exist.
     pub async fn read_checkpoint(&mut self, runbook: &str, step: &str) -> Result<Option<Checkpoint>> {
-        if !self.table_names().await?.iter().any(|t| t == CHECKPOINT_TABLE) {
+        if !self.has_table(CHECKPOINT_TABLE).await? {
             return Ok(None);
         }
         let mut b = Builder::new(
@@ -289,7 +289,7 @@ impl Db {
 
     /// Forgets a step's checkpoint: the backfill starts over (a deliberate choice of the operator).
     pub async fn delete_checkpoint(&mut self, runbook: &str, step: &str) -> Result<u64> {
-        if !self.table_names().await?.iter().any(|t| t == CHECKPOINT_TABLE) {
+        if !self.has_table(CHECKPOINT_TABLE).await? {
             return Ok(0);
         }
         let mut b = Builder::new(self.dialect(), &format!("DELETE FROM {CHECKPOINT_TABLE}"));

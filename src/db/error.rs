@@ -50,37 +50,27 @@ impl DbError {
     pub fn is_lock_timeout(&self) -> bool {
         matches!(self, DbError::LockTimeout { .. })
     }
-}
 
-impl DbError {
-    /// Worth retrying after a pause: a lock timeout, a deadlock, a serialization failure, a
-    /// busy database, a lost connection.
-    pub fn is_transient(&self) -> bool {
-        const TRANSIENT: &[&str] = &[
-            // PostgreSQL: serialization failure, deadlock, lock timeout, admin shutdown,
-            // connection exceptions.
-            "40001", "40P01", "55P03", "57P01", "08000", "08003", "08006",
-            // MySQL/MariaDB: lock wait timeout, deadlock, server gone away, lost connection.
-            "1205", "1213", "2006", "2013", // SQLite: busy, locked, busy while recovering / for a snapshot.
-            "5", "6", "261", "517",
-        ];
-        match self {
-            DbError::Lost { .. } | DbError::LockTimeout { .. } => true,
-            DbError::Sql { code: Some(code), .. } => TRANSIENT.contains(&code.as_str()),
-            _ => false,
-        }
-    }
-}
-
-impl DbError {
     /// The connection is gone (dropped, or ended by the server): only a new one goes on.
     pub fn is_connection_error(&self) -> bool {
+        /// PostgreSQL admin shutdown and connection exceptions; MySQL/MariaDB server gone away
+        /// and lost connection.
         const CONNECTION: &[&str] = &["57P01", "08000", "08003", "08006", "2006", "2013"];
         match self {
             DbError::Lost { .. } => true,
             DbError::Sql { code: Some(code), .. } => CONNECTION.contains(&code.as_str()),
             _ => false,
         }
+    }
+
+    /// Worth retrying after a pause: a lock timeout, a deadlock, a serialization failure, a
+    /// busy database, a lost connection.
+    pub fn is_transient(&self) -> bool {
+        /// PostgreSQL serialization failure, deadlock, lock timeout; MySQL/MariaDB lock wait
+        /// timeout, deadlock; SQLite busy, locked, busy while recovering or for a snapshot.
+        const CONTENTION: &[&str] = &["40001", "40P01", "55P03", "1205", "1213", "5", "6", "261", "517"];
+        let contended = matches!(self, DbError::Sql { code: Some(code), .. } if CONTENTION.contains(&code.as_str()));
+        self.is_lock_timeout() || self.is_connection_error() || contended
     }
 }
 

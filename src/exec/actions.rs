@@ -99,10 +99,7 @@ impl<F: Face> Run<F> {
             return Some(Err("no migrations folder for this database's dialect".into()));
         };
         // Read only: a dry run does not even create `_sqlx_migrations`.
-        let plan = match db::migrations::read_applied(&mut self.db).await {
-            Ok(applied) => direction.plan(&set, &applied),
-            Err(e) => Err(e),
-        };
+        let plan = db::migrations::read_applied(&mut self.db).await.and_then(|applied| direction.plan(&set, &applied));
         let (_, _, verb) = direction.words();
         Some(plan.map_err(|e| e.to_string()).map(|plan| {
             let versions: Vec<String> = plan.iter().map(|f| format!("{} {}", f.version, f.description)).collect();
@@ -152,13 +149,7 @@ impl<F: Face> Run<F> {
 
     /// `migrations` with the step's lock and statement timeouts on the session.
     async fn limited_migrations(&mut self, direction: Direction, locks: &LockPolicy) -> Result<Outcome, ExecError> {
-        let (saved, session) = match self.set_lock_limits(locks).await {
-            Ok(set) => set,
-            Err(message) => return Ok(Err(message)),
-        };
-        let outcome = self.migrations(direction, locks, session).await;
-        self.restore_lock_limits(saved).await;
-        outcome
+        self.under_lock_limits(locks, async |run, session| run.migrations(direction, locks, session).await).await
     }
 
     /// Applies (or reverts) one migration at a time, each journaled ahead and after, so that

@@ -25,13 +25,7 @@ impl<F: Face> Run<F> {
         spec: &Backfill,
         scope: &Scope,
     ) -> Result<Result<Facts, String>, ExecError> {
-        let (saved, _session) = match self.set_lock_limits(&step.locks).await {
-            Ok(set) => set,
-            Err(message) => return Ok(Err(message)),
-        };
-        let outcome = self.limited_backfill(step, spec, scope).await;
-        self.restore_lock_limits(saved).await;
-        outcome
+        self.under_lock_limits(&step.locks, async |run, _session| run.limited_backfill(step, spec, scope).await).await
     }
 
     async fn limited_backfill(

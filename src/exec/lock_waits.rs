@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use super::backoff::Backoff;
 use super::{ExecError, Face, Run};
 use crate::db::{self, Db, DbError, DbUrl, LockHolders, SavedLimits};
+use crate::engine::Facts;
 use crate::model::LockPolicy;
 
 /// The first backoff waits up to half a second; none waits more than 10 s.
@@ -40,7 +41,7 @@ impl<F: Face> Run<F> {
     /// Sets the session's lock and statement timeouts from `locks`, until `restore_lock_limits`;
     /// returns what that needs and this connection's id on the server, for `with_lock_retries`.
     /// Err: the timeouts could not be set, the step fails with that.
-    pub(super) async fn set_lock_limits(&mut self, locks: &LockPolicy) -> Result<(SavedLimits, Option<i64>), String> {
+    async fn set_lock_limits(&mut self, locks: &LockPolicy) -> Result<(SavedLimits, Option<i64>), String> {
         let saved = self
             .db
             .limit(locks.lock_timeout, locks.statement_timeout)
@@ -54,7 +55,24 @@ impl<F: Face> Run<F> {
         Ok((saved, session))
     }
 
-    pub(super) async fn restore_lock_limits(&mut self, saved: SavedLimits) {
+    /// Runs `work` with the session's lock and statement timeouts from `locks` (given this
+    /// connection's id on the server), then puts the session back; when the timeouts cannot be
+    /// set, the step fails with that and `work` does not run.
+    pub(super) async fn under_lock_limits(
+        &mut self,
+        locks: &LockPolicy,
+        work: impl AsyncFnOnce(&mut Self, Option<i64>) -> Result<Result<Facts, String>, ExecError>,
+    ) -> Result<Result<Facts, String>, ExecError> {
+        let (saved, session) = match self.set_lock_limits(locks).await {
+            Ok(set) => set,
+            Err(message) => return Ok(Err(message)),
+        };
+        let outcome = work(self, session).await;
+        self.restore_lock_limits(saved).await;
+        outcome
+    }
+
+    async fn restore_lock_limits(&mut self, saved: SavedLimits) {
         if let Err(e) = self.db.restore_limits(saved).await {
             // Later steps must not run under these limits: a new session has none.
             tracing::warn!("restoring the session's timeouts failed: {e}; reconnecting");
