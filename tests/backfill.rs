@@ -375,6 +375,34 @@ async fn a_changed_definition_is_refused_until_restarted_on_purpose() {
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("has no backfill step `nope`"));
 }
 
+/// A backfill past its step's `timeout` ends between two batches, with its checkpoint in
+/// place; the next run, without the timeout, goes on from there.
+#[tokio::test]
+async fn a_backfill_past_its_timeout_stops_between_batches_and_resumes() {
+    let Some(t) = Target::new(Dialect::Sqlite, "a_backfill_past_its_timeout").await else { return };
+    // Ten rows a batch, a fifth of a second apart: two batches fit in the timeout, not all.
+    let path =
+        t.runbook("      batch_size: 10\n      min_batch_size: 10\n      max_batch_size: 10\n      sleep: 200ms\n");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let timed = text.replacen("    title: Items by id\n", "    title: Items by id\n    timeout: 300ms\n", 1);
+    std::fs::write(&path, timed).unwrap();
+    let stopped = t.run("timed-out", &[]);
+    assert_eq!(stopped.status.code(), Some(3), "the step fails, on_failure: abort");
+    let out = stdout(&stopped);
+    assert!(out.contains("stopped between two batches (the step ran longer than its timeout, 300ms)"), "{out}");
+    assert!(out.contains("a new run of this runbook resumes there"), "{out}");
+    let done = t.count("SELECT count(*) FROM item WHERE counter = 1").await;
+    assert!(done >= 10 && done < t.count("SELECT count(*) FROM item WHERE legacy_ref IS NOT NULL").await);
+    assert_eq!(t.count("SELECT count(*) FROM item WHERE counter > 1").await, 0);
+
+    // Batch sizes and pauses are not part of the definition: the defaults resume it.
+    t.runbook("");
+    let resumed = t.run("resumed", &[]);
+    assert_eq!(resumed.status.code(), Some(0));
+    assert!(stdout(&resumed).contains("resuming after key "));
+    t.assert_done_exactly_once().await;
+}
+
 #[tokio::test]
 async fn pause_when_holds_the_batches_until_it_turns_false() {
     let Some(t) = Target::new(Dialect::Sqlite, "pause_when_holds_the_batches").await else { return };

@@ -203,6 +203,31 @@ async fn drift_is_refused_before_anything_runs() {
     assert_eq!(rows(&url).await.len(), 2);
 }
 
+/// Past its step's `timeout`, a migrate step starts no further migration; the one it was
+/// applying finishes (its statements are bounded by `statement_timeout`).
+#[tokio::test]
+async fn a_migrate_step_past_its_timeout_starts_no_further_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let url = sqlite_url(dir);
+    // The first migration counts to a million: far longer than the step's 10 ms.
+    let slow = "CREATE TABLE slow AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) \
+                SELECT count(*) AS c FROM n;\n";
+    write_files(&dir.join("migrations"), &[("1_slow.up.sql", slow), ("1_slow.down.sql", "DROP TABLE slow;\n")]);
+    add_migration(dir, 2, "two");
+    let runbook = dir.join("rb.yaml");
+    let yaml = "name: m\ntitle: M\nmigrations: migrations\non_failure: abort\nsteps:\n  - id: up\n    title: Up\n    \
+                migrate: {}\n    timeout: 10ms\n";
+    std::fs::write(&runbook, yaml).unwrap();
+    let out = run_yes(dir, &runbook, &url, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let shown = text(&out);
+    let expected = "2 could not be applied: the step ran longer than its timeout, 10ms, so it was not started \
+                    (applied before it in this step: 1)";
+    assert!(shown.contains(expected), "{shown}");
+    assert_eq!(rows(&url).await.iter().map(|r| r.version).collect::<Vec<_>>(), [1]);
+}
+
 /// MariaDB commits DDL at once: a migration whose second statement fails leaves its first one
 /// applied and its row `success = false`. The failure says so, the rollback branch is offered and taken,
 /// a revert refuses the dirty version and says how to repair; `status` reports it; once a

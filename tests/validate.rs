@@ -138,6 +138,8 @@ fn bad_durations_and_window() {
             "broken/bad-duration.yaml:9:18: step `wait`: `0s` is zero: give a duration like 30s, 20m or 2h",
             "broken/bad-duration.yaml:13:18: step `soon`: `soon` is not a duration like 30s, 20m or 2h: expected \
              number at 0",
+            "broken/bad-duration.yaml:17:5: step `call`: `timeout` does not apply to a `manual` step: it waits \
+             for a person to confirm",
         ],
     );
 }

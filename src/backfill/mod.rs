@@ -40,6 +40,8 @@ pub struct Job<'a> {
     pub pause_when: Option<(String, Vec<String>)>,
     /// The lock and statement timeouts of the session, set again on a new connection.
     pub locks: LockPolicy,
+    /// The step's `timeout`: past it, the backfill ends between two batches, like a stop.
+    pub timeout: Option<Duration>,
 }
 
 /// What the driver needs from the run around it.
@@ -123,6 +125,12 @@ pub async fn run(db: &mut Db, job: &Job<'_>, watch: &mut impl Watch) -> Result<B
     };
     watch.progress(&report(&metrics, &cursor, sizer.size(), waited, Throttle::Running)).map_err(Error::Journal)?;
     loop {
+        if let Some(limit) = job.timeout
+            && clock.elapsed() >= limit
+        {
+            let limit = humantime::format_duration(limit);
+            return Err(stopped(&format!("the step ran longer than its timeout, {limit}"), &cursor));
+        }
         // Between two batches: the operator, then the database, may ask for a pause.
         match watch.hold() {
             Hold::Go => {}
@@ -134,13 +142,7 @@ pub async fn run(db: &mut Db, job: &Job<'_>, watch: &mut impl Watch) -> Result<B
                 waited += POLL;
                 continue;
             }
-            Hold::Stop(reason) => {
-                let at = cursor.after.as_deref().map_or("the start".to_string(), show_key);
-                return Err(Error::Step(format!(
-                    "stopped between two batches ({reason}); the checkpoint keeps its place after key {at}: \
-                     a new run of this runbook resumes there"
-                )));
-            }
+            Hold::Stop(reason) => return Err(stopped(&reason, &cursor)),
         }
         if let Some((sql, params)) = &job.pause_when
             && pause_holds(db, sql, params).await.map_err(|e| Error::Step(format!("pause_when: {e}")))?
@@ -217,6 +219,15 @@ pub async fn run(db: &mut Db, job: &Job<'_>, watch: &mut impl Watch) -> Result<B
     metrics.total_rows_updated = cursor.total_updated;
     metrics.duration_ms = millis(clock.elapsed());
     Ok(metrics)
+}
+
+/// The step's error when the backfill ends between two batches before its bound.
+fn stopped(reason: &str, cursor: &Cursor) -> Error {
+    let at = cursor.after.as_deref().map_or("the start".to_string(), show_key);
+    Error::Step(format!(
+        "stopped between two batches ({reason}); the checkpoint keeps its place after key {at}: \
+         a new run of this runbook resumes there"
+    ))
 }
 
 /// Reads or writes the checkpoint before the first batch: None when there is nothing to do.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -70,8 +70,8 @@ impl<F: Face> Run<F> {
                     .await
                     .map(|r| Facts::Command { exit_code: r.exit_code, output: redactor.text(r.output) })
             }
-            StepKind::Migrate { to } => self.limited_migrations(Direction::Up(*to), &step.locks).await?,
-            StepKind::Revert { to } => self.limited_migrations(Direction::Down(*to), &step.locks).await?,
+            StepKind::Migrate { to } => self.limited_migrations(Direction::Up(*to), step).await?,
+            StepKind::Revert { to } => self.limited_migrations(Direction::Down(*to), step).await?,
             StepKind::Gate { checklist } => {
                 let mut values = BTreeMap::new();
                 for item in &checklist.items {
@@ -148,17 +148,23 @@ impl<F: Face> Run<F> {
     }
 
     /// `migrations` with the step's lock and statement timeouts on the session.
-    async fn limited_migrations(&mut self, direction: Direction, locks: &LockPolicy) -> Result<Outcome, ExecError> {
-        self.under_lock_limits(locks, async |run, session| run.migrations(direction, locks, session).await).await
+    async fn limited_migrations(&mut self, direction: Direction, step: &Step) -> Result<Outcome, ExecError> {
+        let (locks, timeout) = (&step.locks, step.timeout);
+        self.under_lock_limits(locks, async |run, session| run.migrations(direction, locks, timeout, session).await)
+            .await
     }
 
     /// Applies (or reverts) one migration at a time, each journaled ahead and after, so that
     /// a failure part-way says exactly what is in place. A migration that gives up waiting for
     /// a lock is retried as `locks` says; `session` is this connection's id on the server.
+    /// Past the step's `timeout` no further migration starts: cutting one off half-way would
+    /// leave a MariaDB schema half-changed, and its statements are bounded by
+    /// `statement_timeout` already.
     async fn migrations(
         &mut self,
         direction: Direction,
         locks: &LockPolicy,
+        timeout: Option<Duration>,
         session: Option<i64>,
     ) -> Result<Outcome, ExecError> {
         let Some(set) = self.migrations.clone() else {
@@ -174,7 +180,15 @@ impl<F: Face> Run<F> {
         };
         let (starting, finished, verb) = direction.words();
         let mut done = Vec::new();
+        let clock = Instant::now();
         for file in plan {
+            if let Some(limit) = timeout
+                && clock.elapsed() >= limit
+            {
+                let limit = humantime::format_duration(limit);
+                let error = format!("the step ran longer than its timeout, {limit}, so it was not started");
+                return Ok(Err(half_done(file.version, &error, verb, &done)));
+            }
             let mut entry = json!({ "version": file.version, "description": file.description });
             // The lint findings its author allowed, and why, are part of the evidence.
             let allowed = lint::allowances(direction.sql(file));

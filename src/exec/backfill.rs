@@ -64,7 +64,7 @@ impl<F: Face> Run<F> {
             None => None,
         };
         let runbook = self.runbook.name.clone();
-        let job = Job { runbook: &runbook, step: &step.id, spec, pause_when, locks: step.locks };
+        let job = Job { runbook: &runbook, step: &step.id, spec, pause_when, locks: step.locks, timeout: step.timeout };
         let mut watch = Watcher { face: &mut self.face, journal: &self.journal, last_entry: None, last_throttle: None };
         match backfill::run(&mut self.db, &job, &mut watch).await {
             Ok(metrics) => Ok(Ok(Facts::Backfill { metrics })),

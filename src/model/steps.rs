@@ -186,6 +186,10 @@ impl StepContext<'_> {
         if damaged.contains(kind) {
             return None;
         }
+        if kind == "manual" && timeout.is_some() {
+            let message = "`timeout` does not apply to a `manual` step: it waits for a person to confirm";
+            self.diags.push(site.key_diag(&format!("{path}.timeout"), message));
+        }
         let raw_locks = RawLocks {
             lock_timeout: raw.lock_timeout,
             statement_timeout: raw.statement_timeout,
