@@ -285,9 +285,11 @@ fn backfill_mistakes_are_reported_with_their_position() {
              (5) <= max_batch_size (50000)",
             "broken/backfill.yaml:20:26: step `bounds`: `target_batch_time` must be a duration like 100ms, 2s or 1m, \
              got `soon`",
-            "broken/backfill.yaml:21:7: step `bounds`: unknown field `colour`, expected one of `table`, `key`, \
-             `set`, `where`, `batch_size`, `min_batch_size`, `max_batch_size`, `target_batch_time`, `sleep`, \
-             `pause_when`, `max_retries`, `dry_run`",
+            "broken/backfill.yaml:21:22: step `bounds`: `max_batch_wal` must be a size like 1MB, 256kB or 65536 \
+             (bytes), got `1mb`",
+            "broken/backfill.yaml:22:7: step `bounds`: unknown field `colour`, expected one of `table`, `key`, \
+             `set`, `where`, `batch_size`, `min_batch_size`, `max_batch_size`, `target_batch_time`, \
+             `max_batch_wal`, `sleep`, `pause_when`, `max_retries`, `dry_run`",
         ],
     );
 }

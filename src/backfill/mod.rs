@@ -102,7 +102,8 @@ pub async fn run(db: &mut Db, job: &Job<'_>, watch: &mut impl Watch) -> Result<B
     let remaining = db.fetch_count(&keyset.count(cursor.after.as_deref(), &cursor.bound, false)).await;
     let estimated_total = cursor.total_visited + remaining.map_err(step_error)?;
     let largest = largest_batch(spec, estimated_total);
-    let mut sizer = Sizer::new(spec.batch_size, spec.min_batch_size, largest, spec.target_batch_time);
+    let mut sizer =
+        Sizer::new(spec.batch_size, spec.min_batch_size, largest, spec.target_batch_time, spec.max_batch_wal);
     let mut backoff = Backoff::new(RETRY_BASE, RETRY_CAP);
     let mut waited = Duration::ZERO;
     let report = |metrics: &BackfillMetrics, cursor: &Cursor, size: u64, waited: Duration, throttle: Throttle| {
@@ -195,6 +196,9 @@ pub async fn run(db: &mut Db, job: &Job<'_>, watch: &mut impl Watch) -> Result<B
         };
         backoff.reset();
         sizer.observe(done.visited, began.elapsed());
+        if let Some(wal) = done.wal {
+            sizer.observe_wal(done.visited, wal);
+        }
         metrics.batches += 1;
         metrics.rows_visited += done.visited;
         metrics.rows_updated += done.updated;
@@ -314,12 +318,14 @@ struct Batch {
     end: Vec<SqlValue>,
     visited: u64,
     updated: u64,
+    /// Bytes of WAL written while the batch ran (PostgreSQL).
+    wal: Option<u64>,
 }
 
 /// One batch: its key range, its UPDATE and the checkpoint, in one transaction.
 async fn batch(db: &mut Db, job: &Job<'_>, keyset: &Keyset, cursor: &Cursor, size: u64) -> Result<Batch, DbError> {
-    db.begin_batch().await?;
     let work = async {
+        let wal_start = db.begin_batch().await?;
         let after = cursor.after.as_deref();
         let (end, visited) = match db.fetch_key(&keyset.batch_end(after, &cursor.bound, size), keyset.columns()).await?
         {
@@ -328,8 +334,9 @@ async fn batch(db: &mut Db, job: &Job<'_>, keyset: &Keyset, cursor: &Cursor, siz
             None => (cursor.bound.clone(), db.fetch_count(&keyset.count(after, &cursor.bound, false)).await?),
         };
         let updated = db.run(&keyset.update(after, &end)).await?;
-        db.advance_checkpoint(job.runbook, job.step, &end, visited, updated).await?;
-        Ok::<_, DbError>(Batch { end, visited, updated })
+        let wal_end = db.advance_checkpoint(job.runbook, job.step, &end, visited, updated).await?;
+        let wal = wal_start.zip(wal_end).map(|(start, end)| end.saturating_sub(start));
+        Ok::<_, DbError>(Batch { end, visited, updated, wal })
     };
     match work.await {
         Ok(done) => {
@@ -337,7 +344,7 @@ async fn batch(db: &mut Db, job: &Job<'_>, keyset: &Keyset, cursor: &Cursor, siz
             Ok(done)
         }
         Err(e) => {
-            // A lost connection has rolled back already.
+            // A lost connection has rolled back already; after a failed BEGIN this is a no-op.
             let _ = db.rollback().await;
             Err(e)
         }
@@ -395,6 +402,7 @@ mod tests {
             min_batch_size: min,
             max_batch_size: max,
             target_batch_time: Duration::from_millis(100),
+            max_batch_wal: 1 << 20,
             sleep: None,
             pause_when: None,
             max_retries: 10,

@@ -11,6 +11,10 @@ use super::{Conn, Db, DbError, Dialect, Result, on_conn};
 /// runsheet's own bookkeeping, next to sqlx's `_sqlx_migrations`.
 pub const CHECKPOINT_TABLE: &str = "_runsheet_backfill";
 
+/// PostgreSQL's WAL insert position in bytes: two readings differ by the WAL written between
+/// them, by the batch and by the application meanwhile.
+const WAL_POSITION: &str = "CAST(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0') AS bigint)";
+
 /// Binds a statement's values and hands the query to `$then`, on any connection type.
 macro_rules! bound {
     ($stmt:expr) => {{
@@ -141,16 +145,21 @@ impl Db {
         self.execute(sql).await.map(drop)
     }
 
-    /// Starts a batch's transaction. On PostgreSQL its commit does not wait for the WAL flush
-    /// (`synchronous_commit = off`, for this transaction only): the application's commits then
-    /// share the disk with fewer flushes. A server crash may lose the last batches, but each
-    /// with its checkpoint row, so the next run redoes exactly those.
-    pub async fn begin_batch(&mut self) -> Result<()> {
-        self.begin().await?;
-        if self.dialect() == Dialect::Postgres {
-            self.execute("SET LOCAL synchronous_commit = off").await?;
+    /// Starts a batch's transaction; on PostgreSQL, returns the WAL insert position (bytes) at
+    /// its start. There its commit does not wait for the WAL flush (`synchronous_commit = off`,
+    /// for this transaction only): it leaves the disk to the application's commits. A server
+    /// crash may lose the last batches, but each with its checkpoint row, so the next run redoes
+    /// exactly those.
+    pub async fn begin_batch(&mut self) -> Result<Option<u64>> {
+        if self.dialect() != Dialect::Postgres {
+            return self.begin().await.map(|()| None);
         }
-        Ok(())
+        // One round trip for all three: small batches pay it on every batch.
+        let sql = format!("BEGIN; SET LOCAL synchronous_commit = off; SELECT {WAL_POSITION}");
+        let position = on_conn!(&mut self.conn, c => {
+            sqlx::raw_sql(AssertSqlSafe(sql)).fetch_one(&mut *c).await.and_then(|row| row.try_get::<i64, _>(0))
+        });
+        position.map(|p| Some(u64::try_from(p).unwrap_or(0))).map_err(|e| self.sql_error(e))
     }
 
     pub async fn commit(&mut self) -> Result<()> {
@@ -257,7 +266,8 @@ impl Db {
         self.run(&b.build()).await.map(drop)
     }
 
-    /// Moves the checkpoint past a batch; runs inside the batch's transaction.
+    /// Moves the checkpoint past a batch; runs inside the batch's transaction. On PostgreSQL,
+    /// returns the WAL insert position (bytes) after the batch's writes.
     pub async fn advance_checkpoint(
         &mut self,
         runbook: &str,
@@ -265,16 +275,30 @@ impl Db {
         after: &[SqlValue],
         visited: u64,
         updated: u64,
-    ) -> Result<()> {
+    ) -> Result<Option<u64>> {
         let mut b = Builder::new(self.dialect(), &format!("UPDATE {CHECKPOINT_TABLE} SET after_key = "));
         b.param(SqlValue::Text(json(after)));
         b.text(", rows_visited = rows_visited + ").param(count(visited));
         b.text(", rows_updated = rows_updated + ").param(count(updated));
         b.text(", batches = batches + 1, updated_at = ").param(SqlValue::Text(Utc::now().to_rfc3339()));
         self.where_step(&mut b, runbook, step);
-        match self.run(&b.build()).await? {
-            1 => Ok(()),
-            n => Err(DbError::Sql { message: format!("{CHECKPOINT_TABLE}: {n} rows for step {step}"), code: None }),
+        if self.dialect() != Dialect::Postgres {
+            return match self.run(&b.build()).await? {
+                1 => Ok(None),
+                n => Err(wrong_checkpoint_rows(n, step)),
+            };
+        }
+        // The WAL insert position after the batch's writes, in the same round trip.
+        b.text(&format!(" RETURNING {WAL_POSITION}"));
+        let stmt = b.build();
+        let positions = on_conn!(&mut self.conn, c => {
+            bound!(stmt).fetch_all(&mut *c).await.and_then(|rows| {
+                rows.iter().map(|row| row.try_get::<i64, _>(0)).collect::<std::result::Result<Vec<_>, _>>()
+            })
+        });
+        match positions.map_err(|e| self.sql_error(e))?.as_slice() {
+            [position] => Ok(Some(u64::try_from(*position).unwrap_or(0))),
+            rows => Err(wrong_checkpoint_rows(rows.len() as u64, step)),
         }
     }
 
@@ -301,6 +325,10 @@ impl Db {
         b.text(" WHERE runbook = ").param(SqlValue::Text(runbook.into()));
         b.text(" AND step = ").param(SqlValue::Text(step.into()));
     }
+}
+
+fn wrong_checkpoint_rows(rows: u64, step: &str) -> DbError {
+    DbError::Sql { message: format!("{CHECKPOINT_TABLE}: {rows} rows for step {step}"), code: None }
 }
 
 /// A backfill's progress as last committed.

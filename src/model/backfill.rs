@@ -17,6 +17,9 @@ pub const DEFAULT_MIN_BATCH_SIZE: u64 = 10;
 pub const DEFAULT_MAX_BATCH_SIZE: u64 = 50_000;
 /// A batch holds its row locks this long: the application's writes to those rows wait as long.
 pub const DEFAULT_TARGET_BATCH_TIME: Duration = Duration::from_millis(100);
+/// A PostgreSQL batch writes at most about this much WAL: PostgreSQL's own default
+/// `wal_writer_flush_after`, the chunk its WAL writer flushes in anyway.
+pub const DEFAULT_MAX_BATCH_WAL: u64 = 1024 * 1024;
 pub const DEFAULT_MAX_RETRIES: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +36,9 @@ pub struct Backfill {
     pub min_batch_size: u64,
     pub max_batch_size: u64,
     pub target_batch_time: Duration,
+    /// Bytes of WAL a batch may write on PostgreSQL: each commit of the application that lands
+    /// during a batch flushes the batch's WAL with its own (README "Backfills").
+    pub max_batch_wal: u64,
     /// A pause between two batches, to leave room to the application.
     pub sleep: Option<Duration>,
     /// A query returning true while the backfill must wait (replication lag, load).
@@ -68,6 +74,7 @@ pub struct RawBackfill {
     pub min_batch_size: Option<Scalar>,
     pub max_batch_size: Option<Scalar>,
     pub target_batch_time: Option<Scalar>,
+    pub max_batch_wal: Option<Scalar>,
     pub sleep: Option<Scalar>,
     pub pause_when: Option<String>,
     pub max_retries: Option<Scalar>,
@@ -149,6 +156,7 @@ impl Fields<'_> {
         let max_retries = self.count("max_retries", raw.max_retries.as_ref(), u64::from(DEFAULT_MAX_RETRIES));
         let target_batch_time = self.duration("target_batch_time", raw.target_batch_time.as_ref());
         let sleep = self.duration("sleep", raw.sleep.as_ref());
+        let max_batch_wal = self.bytes("max_batch_wal", raw.max_batch_wal.as_ref(), DEFAULT_MAX_BATCH_WAL);
         let (Some(batch_size), Some(min_batch_size), Some(max_batch_size), Some(max_retries)) =
             (batch_size, min_batch_size, max_batch_size, max_retries)
         else {
@@ -166,7 +174,8 @@ impl Fields<'_> {
             self.push("max_retries", "`max_retries` is too large");
             return None;
         };
-        let (Some(target_batch_time), Some(sleep)) = (target_batch_time, sleep) else {
+        let (Some(target_batch_time), Some(sleep), Some(max_batch_wal)) = (target_batch_time, sleep, max_batch_wal)
+        else {
             return None;
         };
         ok.then(|| Backfill {
@@ -178,6 +187,7 @@ impl Fields<'_> {
             min_batch_size,
             max_batch_size,
             target_batch_time: target_batch_time.unwrap_or(DEFAULT_TARGET_BATCH_TIME),
+            max_batch_wal,
             sleep,
             pause_when: None,
             max_retries,
@@ -224,6 +234,19 @@ impl Fields<'_> {
         }
     }
 
+    /// A size in bytes, with PostgreSQL's units: `1MB`, `256kB`, `65536` (kB = 1024 bytes).
+    fn bytes(&mut self, key: &str, value: Option<&Scalar>, default: u64) -> Option<u64> {
+        let Some(value) = value else { return Some(default) };
+        let text = self.text(key, value)?;
+        match parse_bytes(&text) {
+            Some(n) if n > 0 => Some(n),
+            _ => {
+                self.push(key, format!("`{key}` must be a size like 1MB, 256kB or 65536 (bytes), got `{text}`"));
+                None
+            }
+        }
+    }
+
     /// Some(None) when absent.
     fn duration(&mut self, key: &str, value: Option<&Scalar>) -> Option<Option<Duration>> {
         let Some(value) = value else { return Some(None) };
@@ -235,5 +258,36 @@ impl Fields<'_> {
                 None
             }
         }
+    }
+}
+
+fn parse_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let number: u64 = text[..digits].parse().ok()?;
+    let unit = match text[digits..].trim() {
+        "" | "B" => 1,
+        "kB" => 1 << 10,
+        "MB" => 1 << 20,
+        "GB" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(unit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_read_with_postgresql_units() {
+        assert_eq!(parse_bytes("65536"), Some(65536));
+        assert_eq!(parse_bytes("256kB"), Some(256 * 1024));
+        assert_eq!(parse_bytes("1 MB"), Some(1 << 20));
+        assert_eq!(parse_bytes("2GB"), Some(2 << 30));
+        assert_eq!(parse_bytes("1mb"), None, "units are case-sensitive, as in postgresql.conf");
+        assert_eq!(parse_bytes("MB"), None);
+        assert_eq!(parse_bytes("1.5MB"), None);
+        assert_eq!(parse_bytes("99999999999999GB"), None, "overflow");
     }
 }
