@@ -294,7 +294,16 @@ async fn dry_run_changes_nothing(dialect: Dialect, test: &str) {
     assert_eq!(t.count(untouched).await, items, "no row changed");
     let tables = t.db().await.table_names().await.unwrap();
     assert!(!tables.iter().any(|n| n == CHECKPOINT_TABLE), "no checkpoint table: {tables:?}");
-    assert!(entries(&t.log("dry")).iter().any(|e| e["kind"] == "backfill.estimate"));
+    let estimate = entries(&t.log("dry")).into_iter().find(|e| e["kind"] == "backfill.estimate").unwrap();
+    // PostgreSQL measures the sample batch's WAL (written even though it is rolled back).
+    let wal = &estimate["estimate"]["projected_wal_bytes"];
+    if dialect == Dialect::Postgres {
+        assert!(wal.as_u64().is_some_and(|bytes| bytes > 0), "{estimate}");
+        assert!(text.contains("kB of WAL"), "{text}");
+    } else {
+        assert!(wal.is_null(), "{estimate}");
+        assert!(!text.contains("of WAL"), "{text}");
+    }
     // The step's own `dry_run: true` does the same without the flag.
     t.runbook("      dry_run: true\n");
     assert_eq!(t.run("step-dry", &[]).status.code(), Some(0));

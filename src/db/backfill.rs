@@ -162,6 +162,15 @@ impl Db {
         position.map(|p| Some(u64::try_from(p).unwrap_or(0))).map_err(|e| self.sql_error(e))
     }
 
+    /// PostgreSQL's WAL insert position (bytes); None on other databases.
+    pub async fn wal_position(&mut self) -> Result<Option<u64>> {
+        if self.dialect() != Dialect::Postgres {
+            return Ok(None);
+        }
+        let stmt = Builder::new(self.dialect(), &format!("SELECT {WAL_POSITION}")).build();
+        self.fetch_count(&stmt).await.map(Some)
+    }
+
     pub async fn commit(&mut self) -> Result<()> {
         self.execute("COMMIT").await.map(drop)
     }
