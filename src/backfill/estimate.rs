@@ -27,8 +27,9 @@ pub struct Estimate {
 
 impl Estimate {
     pub fn words(&self) -> String {
-        let wal =
-            self.projected_wal_bytes.map_or(String::new(), |bytes| format!(", writing about {} of WAL", size(bytes)));
+        let wal = self
+            .projected_wal_bytes
+            .map_or(String::new(), |bytes| format!(", writing about {} of WAL", in_units(bytes)));
         format!(
             "would visit {} rows ({} match `where`) in about {} batches, about {}{wal}; \
              a sample batch of {} rows changed {} in {} ms (rolled back)",
@@ -44,7 +45,7 @@ impl Estimate {
 }
 
 /// Bytes in kB below a megabyte, in MB above (1 kB = 1024 bytes, as PostgreSQL counts).
-fn size(bytes: u64) -> String {
+fn in_units(bytes: u64) -> String {
     if bytes < 1 << 20 {
         format!("{} kB", thousands(bytes.div_ceil(1 << 10)))
     } else {
@@ -109,14 +110,14 @@ pub async fn estimate(db: &mut Db, spec: &Backfill) -> Result<Estimate, DbError>
 
 #[cfg(test)]
 mod tests {
-    use super::size;
+    use super::in_units;
 
     #[test]
     fn wal_sizes_read_in_kb_then_mb() {
-        assert_eq!(size(0), "0 kB");
-        assert_eq!(size(80_000), "79 kB");
-        assert_eq!(size(1 << 20), "1 MB");
-        assert_eq!(size(465_000_000), "444 MB");
-        assert_eq!(size(20 << 30), "20,480 MB");
+        assert_eq!(in_units(0), "0 kB");
+        assert_eq!(in_units(80_000), "79 kB");
+        assert_eq!(in_units(1 << 20), "1 MB");
+        assert_eq!(in_units(465_000_000), "444 MB");
+        assert_eq!(in_units(20 << 30), "20,480 MB");
     }
 }
