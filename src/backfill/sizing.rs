@@ -14,7 +14,7 @@ use std::time::Duration;
 /// How much longer than the target a batch must take to shrink the next one at once.
 const FAR_LONGER: f64 = 2.0;
 const MAX_GROWTH: f64 = 1.5;
-/// Weight of the newest batch in the average time per row.
+/// Weight of the newest batch in the averages per row (time, WAL).
 const SMOOTHING: f64 = 0.5;
 
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ impl Sizer {
             self.per_row = Some(now);
             rows as f64 * target / took.as_secs_f64()
         } else {
-            let per_row = self.per_row.map_or(now, |avg| SMOOTHING * now + (1.0 - SMOOTHING) * avg);
+            let per_row = smoothed(self.per_row, now);
             self.per_row = Some(per_row);
             let ideal = if per_row > 0.0 { target / per_row } else { f64::MAX };
             ideal.min(self.size as f64 * MAX_GROWTH)
@@ -67,7 +67,7 @@ impl Sizer {
             return;
         }
         let now = bytes as f64 / rows as f64;
-        self.wal_per_row = Some(self.wal_per_row.map_or(now, |avg| SMOOTHING * now + (1.0 - SMOOTHING) * avg));
+        self.wal_per_row = Some(smoothed(self.wal_per_row, now));
         self.settle(self.size as f64);
     }
 
@@ -83,6 +83,11 @@ impl Sizer {
             _ => f64::MAX,
         }
     }
+}
+
+/// The moving average after one more batch's figure.
+fn smoothed(average: Option<f64>, now: f64) -> f64 {
+    average.map_or(now, |avg| SMOOTHING * now + (1.0 - SMOOTHING) * avg)
 }
 
 #[cfg(test)]
